@@ -1,0 +1,44 @@
+/**
+ * Versioned catalog migrations, provided in code (no migration folder to ship or find at run
+ * time) to Kysely's Migrator. Names sort in application order; never rename or edit a released
+ * migration — add a new one.
+ */
+import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { initialMigration } from './0001-initial.js';
+
+export type SqlDialectKind = 'sqlite' | 'postgres';
+
+export function catalogMigrations(dialect: SqlDialectKind): Record<string, Migration> {
+  return {
+    '0001-initial': initialMigration(dialect),
+  };
+}
+
+export class InCodeMigrationProvider implements MigrationProvider {
+  constructor(private readonly dialect: SqlDialectKind) {}
+
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return catalogMigrations(this.dialect);
+  }
+}
+
+/** Kysely's bookkeeping tables, prefixed so they don't collide with an application's own. */
+export const MIGRATION_TABLE = 'lakehouse_catalog_migration';
+export const MIGRATION_LOCK_TABLE = 'lakehouse_catalog_migration_lock';
+
+/** Applies every pending migration; throws the first failure. Idempotent. */
+export async function migrateToLatest(db: Kysely<any>, dialect: SqlDialectKind): Promise<string[]> {
+  const migrator = new Migrator({
+    db,
+    provider: new InCodeMigrationProvider(dialect),
+    migrationTableName: MIGRATION_TABLE,
+    migrationLockTableName: MIGRATION_LOCK_TABLE,
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error');
+    const msg = error instanceof Error ? error.message : String(error);
+    throw new Error(`catalog migration ${failed ? `'${failed.migrationName}' ` : ''}failed: ${msg}`, { cause: error });
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

@@ -1,0 +1,18 @@
+import { fileIOFor, type StorageConfig } from '../storage/registry.js';
+import { openCatalogStore } from './open-store.js';
+import { SqlCatalog } from './sql-catalog.js';
+
+export interface OpenSqlCatalogOptions {
+  /** `sqlite:<path>`, a `.db` path, or `postgres://…`. */
+  storeUrl: string;
+  warehouse: string;
+  name?: string;
+  storage?: StorageConfig;
+}
+
+/** Opens (and migrates) the catalog store and returns an SQL catalog over the warehouse. */
+export async function openSqlCatalog(opts: OpenSqlCatalogOptions): Promise<SqlCatalog> {
+  const store = await openCatalogStore(opts.storeUrl, { catalogName: opts.name });
+  await store.migrate();
+  return new SqlCatalog({ name: opts.name, store, warehouse: opts.warehouse, io: fileIOFor(opts.warehouse, opts.storage) });
+}

@@ -1,0 +1,150 @@
+/**
+ * Picks the FileIO for a location by URI scheme:
+ * - absolute paths, `file:` URIs -> LocalFileIO
+ * - `s3://`, `s3a://`, `s3n://` -> S3FileIO
+ * - `webhdfs://`, `swebhdfs://`, `hdfs://` -> WebHdfsFileIO (`hdfs://` needs a configured address)
+ * Instances are cached per (backend, configuration content), so callers may pass a fresh but
+ * equal config object each time without creating new clients.
+ */
+import { lakehouseError } from '../core/errors.js';
+import type { FileInfo, FileIO } from './fileio.js';
+import { LocalFileIO, type LocalFileIOOptions } from './local.js';
+import { S3FileIO, type S3FileIOOptions } from './s3.js';
+import { WebHdfsFileIO, type WebHdfsFileIOOptions } from './webhdfs.js';
+
+export interface StorageConfig {
+  local?: LocalFileIOOptions;
+  /** S3 options; `region` defaults to $AWS_REGION, $AWS_DEFAULT_REGION, then us-east-1. */
+  s3?: Partial<S3FileIOOptions>;
+  webhdfs?: WebHdfsFileIOOptions;
+}
+
+export type StorageKind = 'local' | 's3' | 'webhdfs';
+
+/** The backend a location belongs to. Throws STORAGE_ERROR for unsupported schemes. */
+export function storageKindOf(location: string): StorageKind {
+  const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(location);
+  if (!m) {
+    if (location.startsWith('/')) return 'local';
+    throw lakehouseError('STORAGE_ERROR', `Not an absolute path or URI: ${location}`, { file: location });
+  }
+  switch (m[1].toLowerCase()) {
+    case 'file':
+      return 'local';
+    case 's3':
+    case 's3a':
+    case 's3n':
+      return 's3';
+    case 'webhdfs':
+    case 'swebhdfs':
+    case 'hdfs':
+      return 'webhdfs';
+    default:
+      throw lakehouseError('STORAGE_ERROR', `Unsupported storage scheme '${m[1]}' in ${location}`, { file: location });
+  }
+}
+
+const cache = new Map<string, FileIO>();
+const objectIds = new WeakMap<object, number>();
+let nextObjectId = 1;
+
+/** Stable key for a config: sorted plain JSON; non-plain objects (e.g. an S3Client) by identity. */
+function configKey(value: unknown): string {
+  if (value === undefined) return 'u';
+  if (value === null || typeof value !== 'object') {
+    return typeof value === 'function' ? `f#${idOf(value)}` : JSON.stringify(value);
+  }
+  if (Array.isArray(value)) return `[${value.map(configKey).join(',')}]`;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) return `o#${idOf(value)}`;
+  const obj = value as Record<string, unknown>;
+  return `{${Object.keys(obj)
+    .filter((k) => obj[k] !== undefined)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${configKey(obj[k])}`)
+    .join(',')}}`;
+}
+
+function idOf(o: object): number {
+  let id = objectIds.get(o);
+  if (id === undefined) {
+    id = nextObjectId++;
+    objectIds.set(o, id);
+  }
+  return id;
+}
+
+/** The (cached) FileIO for `location` under `config`. */
+export function fileIOFor(location: string, config: StorageConfig = {}): FileIO {
+  const kind = storageKindOf(location);
+  const sub = config[kind];
+  const key = `${kind}:${configKey(sub)}`;
+  let io = cache.get(key);
+  if (!io) {
+    switch (kind) {
+      case 'local':
+        io = new LocalFileIO(config.local);
+        break;
+      case 's3':
+        io = new S3FileIO({
+          ...config.s3,
+          region: config.s3?.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+        });
+        break;
+      case 'webhdfs':
+        io = new WebHdfsFileIO(config.webhdfs);
+        break;
+    }
+    cache.set(key, io);
+  }
+  return io;
+}
+
+/** Drops cached instances (closing S3 clients); for tests and shutdown. */
+export function clearFileIOCache(): void {
+  for (const io of cache.values()) if (io instanceof S3FileIO) io.destroy();
+  cache.clear();
+}
+
+/**
+ * A FileIO that dispatches each call by the location's scheme (like Iceberg's ResolvingFileIO),
+ * for code that handles locations on more than one storage.
+ */
+export class ResolvingFileIO implements FileIO {
+  constructor(readonly config: StorageConfig = {}) {}
+
+  private io(location: string): FileIO {
+    return fileIOFor(location, this.config);
+  }
+
+  read(location: string): Promise<Uint8Array> {
+    return this.io(location).read(location);
+  }
+  readRange(location: string, offset: number, length: number): Promise<Uint8Array> {
+    return this.io(location).readRange(location, offset, length);
+  }
+  stat(location: string): Promise<FileInfo | null> {
+    return this.io(location).stat(location);
+  }
+  exists(location: string): Promise<boolean> {
+    return this.io(location).exists(location);
+  }
+  write(location: string, data: Uint8Array): Promise<void> {
+    return this.io(location).write(location, data);
+  }
+  writeIfAbsent(location: string, data: Uint8Array): Promise<void> {
+    return this.io(location).writeIfAbsent(location, data);
+  }
+  delete(location: string): Promise<void> {
+    return this.io(location).delete(location);
+  }
+  list(prefix: string): Promise<FileInfo[]> {
+    return this.io(prefix).list(prefix);
+  }
+  localPath(location: string): Promise<string> {
+    return this.io(location).localPath(location);
+  }
+  putLocalFile(localPath: string, location: string): Promise<void> {
+    return this.io(location).putLocalFile(localPath, location);
+  }
+}

@@ -11,7 +11,7 @@
 # runs until stdin reaches EOF or it is signalled. Needs: curl, Java 17 JDK (javac), flock.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-CACHE="${LAKEHOUSE_CACHE:-$HOME/.cache/lakehouse}/hdfs"
+CACHE="${LAKEHOUSE_CACHE:-${HOME:-/tmp}/.cache/lakehouse}/hdfs"
 MAVEN="${MAVEN_CENTRAL_URL:-https://repo1.maven.org/maven2}"
 HADOOP=3.4.1
 

@@ -74,14 +74,30 @@ export async function writeDataFiles(req: WriteDataRequest): Promise<DataFile[]>
     `KV_METADATA {'iceberg.schema': ${str(stringifyJson(schema))}}`,
     'RETURN_STATS',
     `FILENAME_PATTERN 'part-{uuid}'`,
-    `FILE_SIZE_BYTES ${Math.max(1024 * 1024, target)}`,
   ];
-  if (pk.keySql) options.push('PARTITION_BY (__pk)');
+  const sizeOption = `FILE_SIZE_BYTES ${Math.max(1024 * 1024, target)}`;
+  // DuckDB cannot combine FILE_SIZE_BYTES with PARTITION_BY: partitioned files over the target
+  // are split in a second pass below.
+  options.push(pk.keySql ? 'PARTITION_BY (__pk)' : sizeOption);
   let stats: Record<string, unknown>[];
   try {
     await (await import('node:fs/promises')).mkdir(staging, { recursive: true });
     const reader = await duck.conn.runAndReadAll(`COPY (${select}) TO ${str(staging)} (${options.join(', ')})`);
     stats = reader.getRowObjectsJson() as Record<string, unknown>[];
+    if (pk.keySql) {
+      const split: Record<string, unknown>[] = [];
+      for (const row of stats) {
+        if (Number(row.file_size_bytes) <= target * 1.1) {
+          split.push(row);
+          continue;
+        }
+        const dir = `${String(row.filename)}.split`;
+        const opts = options.filter((o) => !o.startsWith('PARTITION_BY')).concat(sizeOption);
+        const r = await duck.conn.runAndReadAll(`COPY (SELECT * FROM read_parquet(${str(String(row.filename))})) TO ${str(dir)} (${opts.join(', ')})`);
+        for (const part of r.getRowObjectsJson() as Record<string, unknown>[]) split.push({ ...part, partition_keys: row.partition_keys });
+      }
+      stats = split;
+    }
   } catch (e) {
     await rm(staging, { recursive: true, force: true });
     throw lakehouseError('BAD_REQUEST', `writing data files failed: ${(e as Error).message.split('\n')[0]}`);

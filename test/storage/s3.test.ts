@@ -126,7 +126,7 @@ describe('S3FileIO specifics', () => {
     }
   });
 
-  it('missing bucket is a STORAGE_ERROR for list/write, FILE_NOT_FOUND for read', async () => {
+  it('a missing bucket is a STORAGE_ERROR (list, write, read)', async () => {
     await expectCode(io.list('s3://no-such-bucket-xyz/a'), 'STORAGE_ERROR');
     await expectCode(io.write('s3://no-such-bucket-xyz/a', new Uint8Array(1)), 'STORAGE_ERROR');
     await expectCode(io.read('s3://no-such-bucket-xyz/a'), 'STORAGE_ERROR');

@@ -61,7 +61,9 @@ export async function writeDataFiles(req: WriteDataRequest): Promise<DataFile[]>
   registerPartitionFunctions(duck.conn);
   const pk = partitionKeySql(spec, schema);
   const columns = schema.fields.map((f) => `CAST(${ident(f.name)} AS ${duckType(f.type)}) AS ${ident(f.name)}`);
-  const select = `SELECT ${columns.join(', ')}${pk.keySql ? `, ${pk.keySql} AS __pk` : ''} FROM (${req.sourceSql}) AS __src`;
+  // Partition values are computed from the columns already cast to the table's types.
+  const typed = `SELECT ${columns.join(', ')} FROM (${req.sourceSql}) AS __src`;
+  const select = pk.keySql ? `SELECT *, ${pk.keySql} AS __pk FROM (${typed}) AS __typed` : typed;
 
   // Stage next to the table on local storage (same filesystem: the final move is a rename).
   const staging = isLocal(req.location)

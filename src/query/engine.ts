@@ -1,0 +1,219 @@
+import { lakehouseError, isLakehouseError } from '../core/errors.js';
+import type { Catalog, LoadedTable } from '../catalog/catalog.js';
+import type { TableIdent } from '../catalog/store.js';
+import { Duck, ident as q, str } from '../duck/db.js';
+import { toJsonValue, type JsonValue } from '../duck/result-json.js';
+import { currentSchema, currentSnapshot, schemaById } from '../iceberg/metadata.js';
+import type { Schema } from '../iceberg/schema.js';
+import type { Snapshot } from '../iceberg/snapshot.js';
+import { makePathResolver } from '../table/paths.js';
+import { buildReadSql } from '../table/read-sql.js';
+import { planScan } from '../table/scan-planner.js';
+import { metadataTableSql, METADATA_TABLES } from './metadata-tables.js';
+import { extractPredicates, fileMayMatch, type Predicate } from './pruning.js';
+import { analyzeSelect, cteNames, parseSelect, walk, type AstNode, type TableRef } from './sql-ast.js';
+import { parseTravel, resolveTravel, rewriteTimeTravel } from './time-travel.js';
+
+/**
+ * SQL over catalog tables. Each query runs in a fresh in-memory DuckDB that can see nothing but
+ * the referenced tables: table references are found with DuckDB's own parser, each is planned in
+ * TypeScript (snapshot, pruning by partition and column statistics, deletes) and bound as a view,
+ * and then file access is locked to exactly those files (`allowed_paths`,
+ * `enable_external_access = false`, `lock_configuration = true`) before the user's SQL runs.
+ */
+export interface QueryOptions {
+  defaultNamespace?: string[];
+  /** Pin every table to this snapshot id (single-table queries) … */
+  snapshotId?: bigint;
+  /** … or to the snapshot current at this time (ms since epoch). */
+  asOfMs?: number;
+  maxRows?: number;
+  memoryLimit?: string;
+  threads?: number;
+}
+
+export interface QueryStats {
+  tables: string[];
+  dataFiles: number;
+  filesScanned: number;
+  filesPruned: number;
+  bytesScanned: number;
+  totalBytes: number;
+  planningMs: number;
+  executionMs: number;
+}
+
+export interface QueryResult {
+  columns: { name: string; type: string }[];
+  rows: JsonValue[][];
+  truncated: boolean;
+  stats: QueryStats;
+}
+
+interface Binding {
+  ref: TableRef;
+  duckSchema: string;
+  duckTable: string;
+  duckCatalog: string | null;
+}
+
+export class QueryEngine {
+  constructor(readonly catalog: Catalog) {}
+
+  async query(sqlText: string, opts: QueryOptions = {}): Promise<QueryResult> {
+    const t0 = performance.now();
+    const sql = rewriteTimeTravel(sqlText);
+    const duck = await Duck.open({ memoryLimit: opts.memoryLimit, threads: opts.threads });
+    try {
+      const statements = await parseSelect(duck, sql);
+      if (statements.length !== 1) throw lakehouseError('BAD_REQUEST', 'exactly one statement per query');
+      const analysis = analyzeSelect(statements);
+      if (analysis.tableFunctions.length > 0) {
+        throw lakehouseError('UNSUPPORTED_OPERATION', `table functions are not allowed: ${[...new Set(analysis.tableFunctions)].join(', ')}; query catalog tables by name`);
+      }
+      const ctes = cteNames(statements);
+      const stats: QueryStats = { tables: [], dataFiles: 0, filesScanned: 0, filesPruned: 0, bytesScanned: 0, totalBytes: 0, planningMs: 0, executionMs: 0 };
+      const allowed = new Set<string>();
+      const bound = new Set<string>();
+      const attached = new Set<string>();
+      for (const ref of analysis.tables) {
+        if (!ref.schema && !ref.catalog && ctes.has(ref.table)) continue;
+        const binding = this.bindingFor(ref);
+        const key = `${binding.duckCatalog}.${binding.duckSchema}.${binding.duckTable}`;
+        if (bound.has(key)) continue;
+        bound.add(key);
+        if (binding.duckCatalog && !attached.has(binding.duckCatalog)) {
+          await duck.run(`ATTACH ':memory:' AS ${q(binding.duckCatalog)}`);
+          attached.add(binding.duckCatalog);
+        }
+        const viewSql = await this.tableSql(duck, ref, statements, opts, stats, allowed);
+        const schemaName = binding.duckCatalog ? `${q(binding.duckCatalog)}.${q(binding.duckSchema)}` : q(binding.duckSchema);
+        await duck.run(`CREATE SCHEMA IF NOT EXISTS ${schemaName}`);
+        await duck.run(`CREATE VIEW ${schemaName}.${q(binding.duckTable)} AS ${viewSql}`);
+      }
+      await duck.run(`SET allowed_paths = [${[...allowed].map(str).join(', ')}]`);
+      await duck.run('SET enable_external_access = false');
+      await duck.run('SET lock_configuration = true');
+      const t1 = performance.now();
+      stats.planningMs = Math.round(t1 - t0);
+      let reader;
+      try {
+        reader = await duck.conn.runAndReadAll(sql);
+      } catch (e) {
+        throw lakehouseError('BAD_REQUEST', `query failed: ${(e as Error).message}`);
+      }
+      stats.executionMs = Math.round(performance.now() - t1);
+      const max = opts.maxRows ?? Infinity;
+      const all = reader.getRows();
+      const rows = (all.length > max ? all.slice(0, max) : all).map((r) => r.map(toJsonValue));
+      const names = reader.columnNames();
+      const types = reader.columnTypes();
+      return { columns: names.map((name, i) => ({ name, type: types[i].toString() })), rows, truncated: all.length > max, stats };
+    } finally {
+      duck.close();
+    }
+  }
+
+  private bindingFor(ref: TableRef): Binding {
+    const catalogMatches = ref.catalog && ref.catalog.toLowerCase() === this.catalog.name.toLowerCase();
+    if (ref.catalog && !catalogMatches) throw lakehouseError('NO_SUCH_TABLE', `unknown catalog ${ref.catalog}`);
+    return { ref, duckCatalog: catalogMatches ? ref.catalog : null, duckSchema: ref.schema || 'main', duckTable: ref.table };
+  }
+
+  private tableIdent(ref: TableRef, opts: QueryOptions): TableIdent {
+    const travel = parseTravel(ref.table);
+    const base = travel.table.split('$')[0];
+    const namespace = ref.schema ? ref.schema.split('.') : opts.defaultNamespace;
+    if (!namespace || namespace.length === 0) {
+      throw lakehouseError('BAD_REQUEST', `table ${ref.table} needs a namespace: write namespace.table or set defaultNamespace`);
+    }
+    return { namespace, name: base };
+  }
+
+  private async tableSql(duck: Duck, ref: TableRef, statements: AstNode[], opts: QueryOptions, stats: QueryStats, allowed: Set<string>): Promise<string> {
+    const id = this.tableIdent(ref, opts);
+    let table: LoadedTable;
+    try {
+      table = await this.catalog.loadTable(id);
+    } catch (e) {
+      if (isLakehouseError(e, 'NO_SUCH_TABLE') || isLakehouseError(e, 'NO_SUCH_NAMESPACE')) {
+        throw lakehouseError('NO_SUCH_TABLE', `table does not exist: ${[...id.namespace, id.name].join('.')}`);
+      }
+      throw e;
+    }
+    stats.tables.push([...id.namespace, id.name].join('.'));
+    const md = table.metadata;
+    const travel = parseTravel(ref.table);
+    const metaKind = travel.table.includes('$') ? travel.table.slice(travel.table.indexOf('$') + 1) : null;
+    let snapshot: Snapshot | null | undefined = resolveTravel(md, travel);
+    if (snapshot === null && travel.unit === null) {
+      if (opts.snapshotId !== undefined) snapshot = resolveTravel(md, { table: id.name, unit: 'version', value: String(opts.snapshotId) });
+      else if (opts.asOfMs !== undefined) snapshot = resolveTravel(md, { table: id.name, unit: 'timestamp', value: new Date(opts.asOfMs).toISOString() });
+      else snapshot = currentSnapshot(md) ?? null;
+    }
+    const resolve = makePathResolver(md.location, md.location);
+    if (metaKind !== null) {
+      if (!METADATA_TABLES.includes(metaKind)) throw lakehouseError('NO_SUCH_TABLE', `unknown metadata table $${metaKind}; known: ${METADATA_TABLES.join(', ')}`);
+      return metadataTableSql(metaKind, { io: table.io, metadata: md, resolve }, snapshot ?? null);
+    }
+    const schema: Schema = snapshot && snapshot['schema-id'] !== undefined && snapshot['snapshot-id'] !== md['current-snapshot-id']
+      ? schemaById(md, snapshot['schema-id'])
+      : currentSchema(md);
+    const predicates = predicatesFor(ref, statements, schema);
+    const plan = snapshot
+      ? await planScan(md, snapshot, {
+          io: table.io,
+          resolve,
+          fileFilter: predicates ? (f, spec) => fileMayMatch(predicates, f, spec) : undefined,
+        })
+      : null;
+    const tasks = plan?.tasks ?? [];
+    stats.dataFiles += (plan?.stats.dataFiles ?? 0) + (plan?.stats.filesPruned ?? 0);
+    stats.filesPruned += plan?.stats.filesPruned ?? 0;
+    stats.filesScanned += tasks.length;
+    stats.totalBytes += Number(snapshot?.summary['total-files-size'] ?? 0);
+    const seenDeletes = new Set<string>();
+    for (const t of tasks) {
+      stats.bytesScanned += Number(t.file.fileSizeInBytes);
+      for (const d of t.deletes) {
+        if (!seenDeletes.has(d.location)) stats.bytesScanned += Number(d.file.fileSizeInBytes);
+        seenDeletes.add(d.location);
+      }
+    }
+    const sql = await buildReadSql({ duck, io: table.io, metadata: md, schema, tasks });
+    for (const t of tasks) {
+      allowed.add(await table.io.localPath(t.location));
+      for (const d of t.deletes) allowed.add(await table.io.localPath(d.location));
+    }
+    return sql;
+  }
+}
+
+/**
+ * Predicates usable for pruning one table reference: only when every SELECT that reads the table
+ * reads it alone (no join) — then its WHERE clause filters exactly this table. Null when any
+ * reference gives no usable predicate, since the view serves all of them.
+ */
+function predicatesFor(ref: TableRef, statements: AstNode[], schema: Schema): Predicate[] | undefined {
+  const perUse: Predicate[][] = [];
+  let unusable = false;
+  walk(statements, (n) => {
+    if (n.type !== 'SELECT_NODE') return;
+    const from = n.from_table as AstNode | undefined;
+    if (from?.type === 'BASE_TABLE') {
+      if (from.table_name === ref.table && String(from.schema_name ?? '') === ref.schema && String(from.catalog_name ?? '') === ref.catalog) {
+        const qualifiers = new Set([ref.table.toLowerCase(), String(from.alias ?? '').toLowerCase()].filter(Boolean));
+        perUse.push(extractPredicates(n.where_clause as AstNode | null, schema, qualifiers));
+      }
+      return;
+    }
+    // The table inside a join or other composite FROM: no pruning for that use.
+    let inside = false;
+    walk(from, (m) => {
+      if (m.type === 'BASE_TABLE' && m.table_name === ref.table && String(m.schema_name ?? '') === ref.schema) inside = true;
+    });
+    if (inside) unusable = true;
+  });
+  if (unusable || perUse.length !== 1 || perUse[0].length === 0) return undefined;
+  return perUse[0];
+}

@@ -13,6 +13,7 @@ import { metadataTableSql, METADATA_TABLES } from './metadata-tables.js';
 import { extractPredicates, fileMayMatch, type Predicate } from './pruning.js';
 import { analyzeSelect, cteNames, parseSelect, walk, type AstNode, type TableRef } from './sql-ast.js';
 import { parseTravel, resolveTravel, rewriteTimeTravel } from './time-travel.js';
+import { executeWrite, parseWrite } from './writes.js';
 
 /**
  * SQL over catalog tables. Each query runs in a fresh in-memory DuckDB that can see nothing but
@@ -50,6 +51,21 @@ export interface QueryResult {
   stats: QueryStats;
 }
 
+/** Table functions that generate rows without touching files or the network. */
+const SAFE_TABLE_FUNCTIONS = new Set(['range', 'generate_series', 'unnest']);
+
+export function newStats(): QueryStats {
+  return { tables: [], dataFiles: 0, filesScanned: 0, filesPruned: 0, bytesScanned: 0, totalBytes: 0, planningMs: 0, executionMs: 0 };
+}
+
+/** Locks the DuckDB instance to the given files and directories; nothing can unlock it. */
+export async function lockDown(duck: Duck, paths: Iterable<string>, directories: string[]): Promise<void> {
+  await duck.run(`SET allowed_paths = [${[...paths].map(str).join(', ')}]`);
+  if (directories.length) await duck.run(`SET allowed_directories = [${directories.map((d) => str(d.endsWith('/') ? d : `${d}/`)).join(', ')}]`);
+  await duck.run('SET enable_external_access = false');
+  await duck.run('SET lock_configuration = true');
+}
+
 interface Binding {
   ref: TableRef;
   duckSchema: string;
@@ -65,35 +81,11 @@ export class QueryEngine {
     const sql = rewriteTimeTravel(sqlText);
     const duck = await Duck.open({ memoryLimit: opts.memoryLimit, threads: opts.threads });
     try {
-      const statements = await parseSelect(duck, sql);
-      if (statements.length !== 1) throw lakehouseError('BAD_REQUEST', 'exactly one statement per query');
-      const analysis = analyzeSelect(statements);
-      if (analysis.tableFunctions.length > 0) {
-        throw lakehouseError('UNSUPPORTED_OPERATION', `table functions are not allowed: ${[...new Set(analysis.tableFunctions)].join(', ')}; query catalog tables by name`);
-      }
-      const ctes = cteNames(statements);
-      const stats: QueryStats = { tables: [], dataFiles: 0, filesScanned: 0, filesPruned: 0, bytesScanned: 0, totalBytes: 0, planningMs: 0, executionMs: 0 };
-      const allowed = new Set<string>();
-      const bound = new Set<string>();
-      const attached = new Set<string>();
-      for (const ref of analysis.tables) {
-        if (!ref.schema && !ref.catalog && ctes.has(ref.table)) continue;
-        const binding = this.bindingFor(ref);
-        const key = `${binding.duckCatalog}.${binding.duckSchema}.${binding.duckTable}`;
-        if (bound.has(key)) continue;
-        bound.add(key);
-        if (binding.duckCatalog && !attached.has(binding.duckCatalog)) {
-          await duck.run(`ATTACH ':memory:' AS ${q(binding.duckCatalog)}`);
-          attached.add(binding.duckCatalog);
-        }
-        const viewSql = await this.tableSql(duck, ref, statements, opts, stats, allowed);
-        const schemaName = binding.duckCatalog ? `${q(binding.duckCatalog)}.${q(binding.duckSchema)}` : q(binding.duckSchema);
-        await duck.run(`CREATE SCHEMA IF NOT EXISTS ${schemaName}`);
-        await duck.run(`CREATE VIEW ${schemaName}.${q(binding.duckTable)} AS ${viewSql}`);
-      }
-      await duck.run(`SET allowed_paths = [${[...allowed].map(str).join(', ')}]`);
-      await duck.run('SET enable_external_access = false');
-      await duck.run('SET lock_configuration = true');
+      const write = parseWrite(sql);
+      if (write) return await executeWrite(this, duck, write, opts, t0);
+      const stats = newStats();
+      const allowed = await this.bindTables(duck, sql, opts, stats);
+      await lockDown(duck, allowed, []);
       const t1 = performance.now();
       stats.planningMs = Math.round(t1 - t0);
       let reader;
@@ -114,13 +106,52 @@ export class QueryEngine {
     }
   }
 
+  /**
+   * Binds every catalog table that `selectSql` (a single SELECT) references as a view in `duck`,
+   * planned with pruning; returns the local files the views read. Rejects table functions.
+   */
+  async bindTables(duck: Duck, selectSql: string, opts: QueryOptions, stats: QueryStats): Promise<Set<string>> {
+    const statements = await parseSelect(duck, selectSql);
+    if (statements.length !== 1) throw lakehouseError('BAD_REQUEST', 'exactly one statement per query');
+    const analysis = analyzeSelect(statements);
+    const refused = analysis.tableFunctions.filter((f) => !SAFE_TABLE_FUNCTIONS.has(f.toLowerCase()));
+    if (refused.length > 0) {
+      throw lakehouseError('UNSUPPORTED_OPERATION', `table functions are not allowed: ${[...new Set(refused)].join(', ')}; query catalog tables by name`);
+    }
+    const ctes = cteNames(statements);
+    const allowed = new Set<string>();
+    const bound = new Set<string>();
+    const attached = new Set<string>();
+    for (const ref of analysis.tables) {
+      if (!ref.schema && !ref.catalog && ctes.has(ref.table)) continue;
+      const binding = this.bindingFor(ref);
+      const key = `${binding.duckCatalog}.${binding.duckSchema}.${binding.duckTable}`;
+      if (bound.has(key)) continue;
+      bound.add(key);
+      if (binding.duckCatalog && !attached.has(binding.duckCatalog)) {
+        await duck.run(`ATTACH ':memory:' AS ${q(binding.duckCatalog)}`);
+        attached.add(binding.duckCatalog);
+      }
+      const viewSql = await this.tableSql(duck, ref, statements, opts, stats, allowed);
+      const schemaName = binding.duckCatalog ? `${q(binding.duckCatalog)}.${q(binding.duckSchema)}` : q(binding.duckSchema);
+      await duck.run(`CREATE SCHEMA IF NOT EXISTS ${schemaName}`);
+      await duck.run(`CREATE OR REPLACE VIEW ${schemaName}.${q(binding.duckTable)} AS ${viewSql}`);
+    }
+    return allowed;
+  }
+
+  /** The catalog identifier a (possibly unqualified) table name refers to. */
+  resolveIdent(name: { schema: string; table: string }, opts: QueryOptions): TableIdent {
+    return this.tableIdent({ catalog: '', schema: name.schema, table: name.table, at: null, alias: '' }, opts);
+  }
+
   private bindingFor(ref: TableRef): Binding {
     const catalogMatches = ref.catalog && ref.catalog.toLowerCase() === this.catalog.name.toLowerCase();
     if (ref.catalog && !catalogMatches) throw lakehouseError('NO_SUCH_TABLE', `unknown catalog ${ref.catalog}`);
     return { ref, duckCatalog: catalogMatches ? ref.catalog : null, duckSchema: ref.schema || 'main', duckTable: ref.table };
   }
 
-  private tableIdent(ref: TableRef, opts: QueryOptions): TableIdent {
+  tableIdent(ref: TableRef, opts: QueryOptions): TableIdent {
     const travel = parseTravel(ref.table);
     const base = travel.table.split('$')[0];
     const namespace = ref.schema ? ref.schema.split('.') : opts.defaultNamespace;

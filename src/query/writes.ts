@@ -9,14 +9,15 @@ import { currentSchema, currentSnapshot } from '../iceberg/metadata.js';
 import { buildPartitionSpec } from '../iceberg/partition.js';
 import type { Schema } from '../iceberg/schema.js';
 import { newTableMetadata } from '../iceberg/updates.js';
-import { deleteWhere, overwriteWhere } from '../table/row-delta.js';
+import { deleteWhere, overwriteWhere, replaceAll } from '../table/row-delta.js';
 import { appendSql } from '../table/table-ops.js';
 import { lockDown, newStats, type QueryEngine, type QueryOptions, type QueryResult } from './engine.js';
 
 /**
  * Write statements, each one Iceberg commit: INSERT INTO … VALUES/SELECT, CREATE TABLE … [WITH
  * (partitioning = ARRAY[…], …)] AS SELECT (Trino's syntax), DELETE FROM … [WHERE …], and
- * UPDATE … SET … [WHERE …] (the matching rows are deleted and re-written, one `overwrite`). The
+ * UPDATE … SET … [WHERE …] (the matching rows are deleted and re-written, one `overwrite`), and
+ * MERGE INTO … USING … ON … WHEN … (DuckDB's MERGE on a copy, committed as one overwrite). The
  * SELECT parts are analysed like queries (catalog tables only, no table functions) and run in a
  * DuckDB locked to the referenced files and the target table's folder.
  */
@@ -24,7 +25,8 @@ export type WriteStatement =
   | { kind: 'insert'; table: QName; columns: string[] | null; source: string }
   | { kind: 'ctas'; table: QName; ifNotExists: boolean; properties: string | null; source: string }
   | { kind: 'delete'; table: QName; where: string | null }
-  | { kind: 'update'; table: QName; assignments: [string, string][]; where: string | null };
+  | { kind: 'update'; table: QName; assignments: [string, string][]; where: string | null }
+  | { kind: 'merge'; table: QName; alias: string; source: string; rest: string };
 
 export interface QName {
   schema: string;
@@ -132,6 +134,14 @@ export function parseWrite(sql: string): WriteStatement | null {
     });
     return { kind: 'update', table: splitName(m[1]), assignments, where: w >= 0 ? rest.slice(w).replace(/^WHERE\s+/i, '') : null };
   }
+  m = new RegExp(String.raw`^MERGE\s+INTO\s+${NAME}(?:\s+(?:AS\s+)?(?!USING\b)([A-Za-z_]\w*))?\s+USING\s+([\s\S]*)$`, 'i').exec(text);
+  if (m) {
+    const table = splitName(m[1]);
+    const rest = m[3];
+    const on = topLevelIndex(rest, /^ON\s/i);
+    if (on < 0) throw lakehouseError('BAD_REQUEST', 'MERGE INTO <table> USING <source> ON <condition> WHEN …');
+    return { kind: 'merge', table, alias: m[2] ?? table.table, source: rest.slice(0, on).trim(), rest: rest.slice(on) };
+  }
   if (/^(MERGE|ALTER|DROP|TRUNCATE|CREATE|COPY|ATTACH|DETACH|INSTALL|LOAD|SET|RESET|PRAGMA|EXPORT|IMPORT|CALL|USE|CHECKPOINT|VACUUM|BEGIN|COMMIT|ROLLBACK)\b/i.test(text)) {
     throw lakehouseError('UNSUPPORTED_OPERATION', `statement not allowed: ${text.split(/\s+/)[0].toUpperCase()}; supported: SELECT, INSERT, CREATE TABLE AS, DELETE, UPDATE`);
   }
@@ -177,6 +187,7 @@ export async function executeWrite(engine: QueryEngine, duck: Duck, w: WriteStat
       case 'insert': case 'ctas': return w.source;
       case 'delete': return `SELECT 1 FROM ${tableRef(w.table)}${w.where ? ` WHERE ${w.where}` : ''}`;
       case 'update': return `SELECT ${w.assignments.map(([, e]) => e).join(', ')} FROM ${tableRef(w.table)}${w.where ? ` WHERE ${w.where}` : ''}`;
+      case 'merge': return `SELECT * FROM ${tableRef(w.table)}, ${w.source}`;
     }
   })();
 
@@ -241,6 +252,21 @@ export async function executeWrite(engine: QueryEngine, duck: Duck, w: WriteStat
       const after = await overwriteWhere(catalog, target, duck, pred, 'SELECT * FROM __updated');
       const s = currentSnapshot(after.metadata)?.summary ?? ({} as Record<string, string>);
       return result(after.metadataLocation === table!.metadataLocation ? 0 : Number(s['added-records'] ?? 0), stats, t0);
+    }
+    case 'merge': {
+      // DuckDB's MERGE runs on a materialised copy of the target; the result replaces the table in
+      // one `overwrite` commit (copy-on-write of the whole table).
+      await duck.run(`CREATE TEMP TABLE __merge_target AS SELECT * FROM ${view}`);
+      let changed: number;
+      try {
+        const r = await duck.conn.runAndReadAll(`MERGE INTO __merge_target AS ${q(w.alias)} USING ${w.source} ${w.rest}`);
+        changed = Number((r.getRows()[0]?.[0] as bigint | number | undefined) ?? 0);
+      } catch (e) {
+        throw lakehouseError('BAD_REQUEST', `MERGE failed: ${(e as Error).message.split('\n')[0]}`);
+      }
+      if (changed === 0) return result(0, stats, t0);
+      await replaceAll(catalog, target, duck, 'SELECT * FROM __merge_target');
+      return result(changed, stats, t0);
     }
   }
 }

@@ -84,8 +84,18 @@ describe('SQL write statements', () => {
     expect(await rows(`SELECT count(*) FROM orders FOR VERSION AS OF ${first}`)).toEqual([[100]]);
   });
 
+  it('MERGE INTO … USING … ON … WHEN MATCHED / NOT MATCHED', async () => {
+    await engine.query(`CREATE TABLE shop.changes AS SELECT * FROM (VALUES (0::BIGINT, 'XX', 1.00::DECIMAL(10,2)), (5000::BIGINT, 'new', 2.00::DECIMAL(10,2))) v(id, region, amount)`);
+    const r = await engine.query(`MERGE INTO shop.orders o USING shop.changes c ON o.id = c.id
+      WHEN MATCHED THEN UPDATE SET region = c.region, amount = c.amount
+      WHEN NOT MATCHED THEN INSERT (id, region, amount) VALUES (c.id, c.region, c.amount)`);
+    expect(r.rows).toEqual([[2]]);
+    expect(await rows(`SELECT id, region, amount FROM orders WHERE id IN (0, 5000) ORDER BY id`)).toEqual([[0, 'XX', '1.00'], [5000, 'new', '2.00']]);
+    expect(await rows('SELECT count(*) FROM orders')).toEqual([[101]]);
+  });
+
   it('refuses other statements', async () => {
-    for (const sql of ['DROP TABLE shop.orders', 'ALTER TABLE shop.orders ADD COLUMN x INT', 'MERGE INTO shop.orders USING x ON true WHEN MATCHED THEN DELETE', 'TRUNCATE shop.orders']) {
+    for (const sql of ['DROP TABLE shop.orders', 'ALTER TABLE shop.orders ADD COLUMN x INT', 'TRUNCATE shop.orders', 'VACUUM']) {
       await expect(engine.query(sql), sql).rejects.toMatchObject({ code: 'UNSUPPORTED_OPERATION' });
     }
     await expect(engine.query(`INSERT INTO shop.orders SELECT * FROM read_parquet('/etc/passwd')`)).rejects.toMatchObject({ code: 'UNSUPPORTED_OPERATION' });

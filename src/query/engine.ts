@@ -6,7 +6,7 @@ import { toJsonValue, type JsonValue } from '../duck/result-json.js';
 import { currentSchema, currentSnapshot, schemaById } from '../iceberg/metadata.js';
 import type { Schema } from '../iceberg/schema.js';
 import type { Snapshot } from '../iceberg/snapshot.js';
-import { makePathResolver } from '../table/paths.js';
+import { tableResolver } from '../table/paths.js';
 import { buildReadSql } from '../table/read-sql.js';
 import { planScan } from '../table/scan-planner.js';
 import { metadataTableSql, METADATA_TABLES } from './metadata-tables.js';
@@ -182,7 +182,7 @@ export class QueryEngine {
       else if (opts.asOfMs !== undefined) snapshot = resolveTravel(md, { table: id.name, unit: 'timestamp', value: new Date(opts.asOfMs).toISOString() });
       else snapshot = currentSnapshot(md) ?? null;
     }
-    const resolve = makePathResolver(md.location, md.location);
+    const resolve = tableResolver(table);
     if (metaKind !== null) {
       if (!METADATA_TABLES.includes(metaKind)) throw lakehouseError('NO_SUCH_TABLE', `unknown metadata table $${metaKind}; known: ${METADATA_TABLES.join(', ')}`);
       return metadataTableSql(metaKind, { io: table.io, metadata: md, resolve }, snapshot ?? null);

@@ -68,8 +68,13 @@ export function literalFor(field: NestedField, node: unknown): IcebergValue | un
       }
       case 'string':
         return t === 'VARCHAR' && typeof v === 'string' ? v : undefined;
-      case 'boolean':
-        return t === 'BOOLEAN' ? Boolean(v) : undefined;
+      case 'boolean': {
+        if (t !== 'BOOLEAN') return undefined;
+        if (typeof v === 'boolean') return v;
+        // DuckDB's parser spells TRUE/FALSE as 't'/'f' cast to BOOLEAN.
+        const text = String(v).toLowerCase();
+        return text === 't' || text === 'true' ? true : text === 'f' || text === 'false' ? false : undefined;
+      }
       case 'date':
         return (t === 'DATE' || t === 'VARCHAR') && typeof v === 'string' ? parseIsoDate(v) : undefined;
       case 'timestamp':

@@ -1,5 +1,6 @@
 import { lakehouseError } from '../core/errors.js';
 import { str, type Duck } from '../duck/db.js';
+import { parseJsonLossless } from '../core/json.js';
 
 /**
  * SQL analysis with DuckDB's own parser (`json_serialize_sql`): the statement is parsed exactly as
@@ -25,7 +26,8 @@ export interface SelectAnalysis {
 
 export async function parseSelect(duck: Duck, sql: string): Promise<AstNode[]> {
   const rows = await duck.rows(`SELECT json_serialize_sql(${str(sql)}) AS j`);
-  const parsed = JSON.parse(String(rows[0].j)) as { error: boolean; error_message?: string; error_type?: string; statements?: { node: AstNode }[] };
+  // Lossless: BIGINT literals beyond 2^53 must keep every digit.
+  const parsed = parseJsonLossless(String(rows[0].j)) as { error: boolean; error_message?: string; error_type?: string; statements?: { node: AstNode }[] };
   if (parsed.error) {
     if (parsed.error_message?.startsWith('Only SELECT statements')) {
       throw lakehouseError('UNSUPPORTED_OPERATION', 'statement not allowed: only SELECT queries and the supported write statements (INSERT, DELETE, UPDATE, MERGE, CREATE TABLE AS) can run');

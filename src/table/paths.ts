@@ -31,3 +31,12 @@ export function makePathResolver(recordedLocation: string, actualRoot: string): 
     return recorded;
   };
 }
+
+/**
+ * Resolver for a catalog table: its root is where its current metadata file actually lives
+ * (`<root>/metadata/<file>`), so a table registered from copied or moved files still reads.
+ */
+export function tableResolver(table: { metadataLocation: string; metadata: { location: string } }): PathResolver {
+  const m = /^(.*)\/metadata\/[^/]+$/.exec(table.metadataLocation);
+  return makePathResolver(table.metadata.location, m ? m[1] : table.metadata.location);
+}

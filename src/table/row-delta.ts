@@ -19,7 +19,7 @@ import { readParquetSchemas, type ParquetFileSchema } from '../duck/parquet-sche
 import { projectFile } from '../duck/projection.js';
 import { sqlLiteral } from '../duck/types.js';
 import { writeDataFiles } from './data-writer.js';
-import { makePathResolver } from './paths.js';
+import { tableResolver } from './paths.js';
 import { writePositionDeleteFile } from './position-delete-writer.js';
 import { partitionKey, planScan, type DataTask, type LiveFile, type ScanPlan } from './scan-planner.js';
 import {
@@ -186,7 +186,7 @@ export async function rewriteManifestRemoving(table: LoadedTable, manifest: Mani
   } catch {
     ptype = undefined;
   }
-  const resolve = makePathResolver(md.location, md.location);
+  const resolve = tableResolver(table);
   const path = resolve(manifest.manifestPath);
   const { entries, meta } = readManifest(await table.io.read(path), { file: path, partitionType: ptype });
   const out: ManifestEntry[] = [];
@@ -269,7 +269,7 @@ function branchSnapshot(md: TableMetadata, branch: string): Snapshot | undefined
 async function planOf(table: LoadedTable, snapshot: Snapshot | undefined): Promise<ScanPlan | null> {
   if (!snapshot) return null;
   const md = table.metadata;
-  return planScan(md, snapshot, { io: table.io, resolve: makePathResolver(md.location, md.location) });
+  return planScan(md, snapshot, { io: table.io, resolve: tableResolver(table) });
 }
 
 async function commitRowDelta(

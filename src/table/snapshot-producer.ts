@@ -16,7 +16,7 @@ import type { IcebergValue } from '../iceberg/values.js';
 import type { Catalog, LoadedTable } from '../catalog/catalog.js';
 import type { TableIdent } from '../catalog/store.js';
 import { listManifests } from './scan-planner.js';
-import { makePathResolver } from './paths.js';
+import { tableResolver } from './paths.js';
 
 /** A random positive 63-bit snapshot id (Java derives it the same way from a random UUID). */
 export function newSnapshotId(): bigint {
@@ -182,7 +182,7 @@ export async function commitSnapshot(
     if (ref && ref.type !== 'branch') throw lakehouseError('VALIDATION_FAILED', `${branch} is a tag, not a branch`);
     const parent = ref ? snapshotById(md, ref['snapshot-id']) : undefined;
     await plan.validate?.(base, parent);
-    const resolve = makePathResolver(md.location, md.location);
+    const resolve = tableResolver(base);
     const parentManifests = parent ? await listManifests(md, parent, base.io, resolve) : [];
     const manifests = await plan.manifests(parentManifests, base);
     const sequenceNumber = md['format-version'] >= 2 ? md['last-sequence-number'] + 1 : 0;

@@ -16,7 +16,7 @@ import type { NullOrder, SortDirection, SortField } from '../iceberg/sort-order.
 import { parseTransform, transformToString } from '../iceberg/transforms.js';
 import { childFields, isPrimitive, type IcebergType } from '../iceberg/types.js';
 import { LAST_ADDED, type TableUpdate, type UnboundPartitionField } from '../iceberg/updates.js';
-import { makePathResolver } from './paths.js';
+import { tableResolver } from './paths.js';
 import { registerTableView } from './scan-query.js';
 
 /**
@@ -497,6 +497,6 @@ export function resolveSnapshot(md: TableMetadata, sel: SnapshotSelector = {}): 
 export async function bindTableAt(duck: Duck, viewName: string, table: LoadedTable, sel: SnapshotSelector): Promise<Snapshot> {
   const snapshot = resolveSnapshot(table.metadata, sel);
   const md = table.metadata;
-  await registerTableView(duck, viewName, { io: table.io, metadata: md, resolve: makePathResolver(md.location, md.location) }, snapshot);
+  await registerTableView(duck, viewName, { io: table.io, metadata: md, resolve: tableResolver(table) }, snapshot);
   return snapshot;
 }

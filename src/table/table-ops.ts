@@ -5,7 +5,7 @@ import type { Duck } from '../duck/db.js';
 import { writeDataFiles } from './data-writer.js';
 import { fastAppend, type CommitSnapshotOptions } from './snapshot-producer.js';
 import { registerTableView } from './scan-query.js';
-import { makePathResolver } from './paths.js';
+import { tableResolver } from './paths.js';
 
 /** Appends the rows of a SQL relation (columns named like the table's) as one snapshot. */
 export async function appendSql(catalog: Catalog, ident: TableIdent, duck: Duck, sourceSql: string, opts: CommitSnapshotOptions = {}): Promise<LoadedTable> {
@@ -25,5 +25,5 @@ export async function appendSql(catalog: Catalog, ident: TableIdent, duck: Duck,
 
 /** Binds a catalog table's current snapshot as a DuckDB view. */
 export async function bindTable(duck: Duck, viewName: string, table: LoadedTable): Promise<void> {
-  await registerTableView(duck, viewName, { io: table.io, metadata: table.metadata, resolve: makePathResolver(table.metadata.location, table.metadata.location) });
+  await registerTableView(duck, viewName, { io: table.io, metadata: table.metadata, resolve: tableResolver(table) });
 }

@@ -1,0 +1,10 @@
+export { rewriteDataFiles, danglingDeletes, referencedDataFile } from './rewrite-data-files.js';
+export type { RewriteDataFilesOptions, RewriteDataFilesResult, FileGroupResult, PartitionInfo, GroupStatus } from './rewrite-data-files.js';
+export { expireSnapshots, snapshotsToExpire } from './expire-snapshots.js';
+export type { ExpireSnapshotsOptions, ExpireSnapshotsResult } from './expire-snapshots.js';
+export { removeOrphanFiles, referencedFiles, deleteObsoleteMetadata, obsoleteMetadataFiles } from './remove-orphan-files.js';
+export type { RemoveOrphanFilesOptions, RemoveOrphanFilesResult, DeleteObsoleteMetadataResult } from './remove-orphan-files.js';
+export { rewriteManifests } from './rewrite-manifests.js';
+export type { RewriteManifestsOptions, RewriteManifestsResult } from './rewrite-manifests.js';
+export { tableHealth, maintenancePolicy, dueActions, maintenanceStatus } from './health.js';
+export type { TableHealth, MaintenancePolicy, MaintenanceAction, DueActions } from './health.js';

@@ -215,6 +215,9 @@ export async function commitSnapshot(
     try {
       return await catalog.commitTable(ident, { requirements, updates });
     } catch (e) {
+      // Only a commit known not to have happened may clean up: after COMMIT_STATE_UNKNOWN the
+      // pointer may already reference this manifest list.
+      if (isLakehouseError(e, 'COMMIT_STATE_UNKNOWN')) throw e;
       await base.io.delete(listPath).catch(() => undefined);
       if (!isLakehouseError(e, 'COMMIT_FAILED') || attempt >= maxRetries) throw e;
       await new Promise((r) => setTimeout(r, retryDelay(attempt)));
@@ -229,20 +232,29 @@ export async function fastAppend(catalog: Catalog, ident: TableIdent, files: Dat
   const snapshotId = newSnapshotId();
   const spec = specById(base.metadata, base.metadata['default-spec-id']);
   let added: ManifestFile | null = null;
-  return commitSnapshot(
-    catalog,
-    ident,
-    snapshotId,
-    {
-      operation: 'append',
-      changes: { added: files, removed: [] },
-      manifests: async (parentManifests, b) => {
-        if (files.length === 0) return parentManifests;
-        added ??= await writeAddedManifest(b, spec, snapshotId, files, ManifestContent.DATA);
-        return [added, ...parentManifests];
+  try {
+    return await commitSnapshot(
+      catalog,
+      ident,
+      snapshotId,
+      {
+        operation: 'append',
+        changes: { added: files, removed: [] },
+        manifests: async (parentManifests, b) => {
+          if (files.length === 0) return parentManifests;
+          added ??= await writeAddedManifest(b, spec, snapshotId, files, ManifestContent.DATA);
+          return [added, ...parentManifests];
+        },
       },
-    },
-    opts,
-    base,
-  );
+      opts,
+      base,
+    );
+  } catch (e) {
+    // A definite failure removes the manifest this append wrote (the data files stay the
+    // caller's); an unknown outcome keeps everything.
+    if (added && !isLakehouseError(e, 'COMMIT_STATE_UNKNOWN')) {
+      await base.io.delete((added as ManifestFile).manifestPath).catch(() => undefined);
+    }
+    throw e;
+  }
 }

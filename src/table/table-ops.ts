@@ -1,4 +1,5 @@
 import type { Catalog, LoadedTable } from '../catalog/catalog.js';
+import { isLakehouseError } from '../core/errors.js';
 import type { TableIdent } from '../catalog/store.js';
 import { currentSchema, defaultSpec } from '../iceberg/metadata.js';
 import type { Duck } from '../duck/db.js';
@@ -20,7 +21,16 @@ export async function appendSql(catalog: Catalog, ident: TableIdent, duck: Duck,
     properties: md.properties,
     sourceSql,
   });
-  return fastAppend(catalog, ident, files, opts, table);
+  try {
+    return await fastAppend(catalog, ident, files, opts, table);
+  } catch (e) {
+    // Files of an append that definitely failed are unreferenced: remove them now rather than
+    // leave them to orphan cleanup. After an unknown outcome they may be live, so they stay.
+    if (!isLakehouseError(e, 'COMMIT_STATE_UNKNOWN')) {
+      await Promise.all(files.map((f) => table.io.delete(f.filePath).catch(() => undefined)));
+    }
+    throw e;
+  }
 }
 
 /** Binds a catalog table's current snapshot as a DuckDB view. */

@@ -1,33 +1,230 @@
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 import { lakehouseError } from './core/errors.js';
+import type { StorageConfig } from './storage/registry.js';
 
-/** Service configuration from environment variables (validated at start). */
-export interface Config {
-  host: string;
-  port: number;
-  /** Warehouse root for new tables (absolute path, file://, s3://…). */
-  warehouse: string;
-  /** Catalog store URL: `sqlite:<path>` (default) or `postgres://…`. */
-  catalogUrl: string;
-  catalogName: string;
-  logLevel: string;
+/**
+ * Service configuration: one JSON file (path in `LAKEHOUSE_CONFIG`, optional) with environment
+ * variables overriding it field by field, validated at start against a TypeBox schema. Every bad
+ * field is reported at once (`error [VALIDATION_FAILED]: invalid configuration: …`, exit 1).
+ *
+ * | file key                        | environment variable                 | default                     |
+ * | ------------------------------- | ------------------------------------ | --------------------------- |
+ * | host                            | LAKEHOUSE_HOST                       | 127.0.0.1                   |
+ * | port                            | LAKEHOUSE_PORT (or PORT)             | 8181                        |
+ * | warehouse                       | LAKEHOUSE_WAREHOUSE                  | ./warehouse                 |
+ * | catalogUrl                      | LAKEHOUSE_CATALOG_URL                | sqlite:<warehouse>/catalog.db (local warehouse) |
+ * | catalogName                     | LAKEHOUSE_CATALOG_NAME               | lakehouse                   |
+ * | logLevel                        | LAKEHOUSE_LOG_LEVEL                  | info                        |
+ * | shutdownTimeoutMs               | LAKEHOUSE_SHUTDOWN_TIMEOUT_MS        | 30000                       |
+ * | storage.s3.endpoint             | LAKEHOUSE_S3_ENDPOINT                | (AWS)                       |
+ * | storage.s3.region               | LAKEHOUSE_S3_REGION                  | $AWS_REGION or us-east-1    |
+ * | storage.s3.accessKeyId          | LAKEHOUSE_S3_ACCESS_KEY_ID           | (SDK default chain)         |
+ * | storage.s3.secretAccessKey      | LAKEHOUSE_S3_SECRET_ACCESS_KEY       | (SDK default chain)         |
+ * | storage.s3.sessionToken         | LAKEHOUSE_S3_SESSION_TOKEN           |                             |
+ * | storage.s3.pathStyle            | LAKEHOUSE_S3_PATH_STYLE (true/false) | false                       |
+ * | storage.webhdfs.address         | LAKEHOUSE_WEBHDFS_ADDRESS            | (http://nn:9870 style)      |
+ * | storage.webhdfs.user            | LAKEHOUSE_WEBHDFS_USER               | $HADOOP_USER_NAME / OS user |
+ *
+ * Secrets (S3 keys, session token, passwords in a PostgreSQL URL) are never logged: use
+ * `redactConfig` before printing a config.
+ */
+const LogLevel = Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)));
+
+export const ConfigSchema = Type.Object(
+  {
+    host: Type.String({ minLength: 1 }),
+    port: Type.Integer({ minimum: 0, maximum: 65535 }),
+    warehouse: Type.String({ minLength: 1, description: 'Warehouse root: a local path, file://, s3://, s3a://, webhdfs:// or hdfs:// URI' }),
+    catalogUrl: Type.String({ pattern: '^(sqlite:.+|postgres(ql)?://.+|.+\\.(db|sqlite|sqlite3))$', description: 'sqlite:<path> or postgres://…' }),
+    catalogName: Type.String({ pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]*$' }),
+    logLevel: LogLevel,
+    shutdownTimeoutMs: Type.Integer({ minimum: 0 }),
+    storage: Type.Object(
+      {
+        s3: Type.Optional(
+          Type.Object(
+            {
+              endpoint: Type.Optional(Type.String({ pattern: '^https?://' })),
+              region: Type.Optional(Type.String({ minLength: 1 })),
+              accessKeyId: Type.Optional(Type.String({ minLength: 1 })),
+              secretAccessKey: Type.Optional(Type.String({ minLength: 1 })),
+              sessionToken: Type.Optional(Type.String({ minLength: 1 })),
+              pathStyle: Type.Optional(Type.Boolean()),
+            },
+            { additionalProperties: false },
+          ),
+        ),
+        webhdfs: Type.Optional(
+          Type.Object(
+            {
+              address: Type.Optional(Type.String({ pattern: '^https?://' })),
+              user: Type.Optional(Type.String({ minLength: 1 })),
+            },
+            { additionalProperties: false },
+          ),
+        ),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Static<typeof ConfigSchema>;
+
+/** Environment variable → config path, in table order. */
+export const ENV_VARS: Record<string, { path: string[]; kind: 'string' | 'int' | 'bool' }> = {
+  LAKEHOUSE_HOST: { path: ['host'], kind: 'string' },
+  LAKEHOUSE_PORT: { path: ['port'], kind: 'int' },
+  LAKEHOUSE_WAREHOUSE: { path: ['warehouse'], kind: 'string' },
+  LAKEHOUSE_CATALOG_URL: { path: ['catalogUrl'], kind: 'string' },
+  LAKEHOUSE_CATALOG_NAME: { path: ['catalogName'], kind: 'string' },
+  LAKEHOUSE_LOG_LEVEL: { path: ['logLevel'], kind: 'string' },
+  LAKEHOUSE_SHUTDOWN_TIMEOUT_MS: { path: ['shutdownTimeoutMs'], kind: 'int' },
+  LAKEHOUSE_S3_ENDPOINT: { path: ['storage', 's3', 'endpoint'], kind: 'string' },
+  LAKEHOUSE_S3_REGION: { path: ['storage', 's3', 'region'], kind: 'string' },
+  LAKEHOUSE_S3_ACCESS_KEY_ID: { path: ['storage', 's3', 'accessKeyId'], kind: 'string' },
+  LAKEHOUSE_S3_SECRET_ACCESS_KEY: { path: ['storage', 's3', 'secretAccessKey'], kind: 'string' },
+  LAKEHOUSE_S3_SESSION_TOKEN: { path: ['storage', 's3', 'sessionToken'], kind: 'string' },
+  LAKEHOUSE_S3_PATH_STYLE: { path: ['storage', 's3', 'pathStyle'], kind: 'bool' },
+  LAKEHOUSE_WEBHDFS_ADDRESS: { path: ['storage', 'webhdfs', 'address'], kind: 'string' },
+  LAKEHOUSE_WEBHDFS_USER: { path: ['storage', 'webhdfs', 'user'], kind: 'string' },
+};
+
+function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
+  let o = obj;
+  for (const k of path.slice(0, -1)) {
+    if (o[k] === null || typeof o[k] !== 'object' || Array.isArray(o[k])) o[k] = {};
+    o = o[k] as Record<string, unknown>;
+  }
+  o[path[path.length - 1]] = value;
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const warehouse = env.LAKEHOUSE_WAREHOUSE ?? resolve('warehouse');
-  const port = Number(env.LAKEHOUSE_PORT ?? env.PORT ?? 8181);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw lakehouseError('VALIDATION_FAILED', `LAKEHOUSE_PORT must be a port number, got ${JSON.stringify(env.LAKEHOUSE_PORT ?? env.PORT)}`);
+function envValue(raw: string, kind: 'string' | 'int' | 'bool'): unknown {
+  if (kind === 'int') return /^\s*-?\d+\s*$/.test(raw) ? Number(raw) : raw;
+  if (kind === 'bool') {
+    const v = raw.trim().toLowerCase();
+    if (['true', '1', 'yes', 'on'].includes(v)) return true;
+    if (['false', '0', 'no', 'off', ''].includes(v)) return false;
+    return raw;
   }
-  const isLocal = !/^[a-z][a-z0-9+.-]*:\/\//i.test(warehouse) || warehouse.startsWith('file:');
-  const catalogUrl = env.LAKEHOUSE_CATALOG_URL ?? (isLocal ? `sqlite:${resolve(warehouse.replace(/^file:(\/\/)?/, ''), 'catalog.db')}` : '');
-  if (!catalogUrl) throw lakehouseError('VALIDATION_FAILED', 'LAKEHOUSE_CATALOG_URL is required when the warehouse is not local');
-  return {
-    host: env.LAKEHOUSE_HOST ?? '127.0.0.1',
-    port,
-    warehouse: isLocal ? resolve(warehouse.replace(/^file:(\/\/)?/, '')) : warehouse,
-    catalogUrl,
-    catalogName: env.LAKEHOUSE_CATALOG_NAME ?? 'lakehouse',
-    logLevel: env.LAKEHOUSE_LOG_LEVEL ?? 'info',
-  };
+  return raw;
+}
+
+function isRemote(uri: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(uri) && !/^file:/i.test(uri);
+}
+
+export interface LoadConfigOptions {
+  /** Base directory for relative paths (default: the working directory). */
+  cwd?: string;
+}
+
+/**
+ * Loads and validates the configuration (file from `env.LAKEHOUSE_CONFIG`, then env overrides,
+ * then defaults). Throws VALIDATION_FAILED listing every bad field.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: LoadConfigOptions = {}): Config {
+  const cwd = opts.cwd ?? process.cwd();
+  let raw: Record<string, unknown> = {};
+  const file = env.LAKEHOUSE_CONFIG;
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(resolve(cwd, file), 'utf8');
+    } catch (e) {
+      throw lakehouseError('VALIDATION_FAILED', `invalid configuration: cannot read LAKEHOUSE_CONFIG file ${file}: ${(e as Error).message}`);
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (e) {
+      throw lakehouseError('VALIDATION_FAILED', `invalid configuration: ${file} is not valid JSON: ${(e as Error).message}`);
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw lakehouseError('VALIDATION_FAILED', `invalid configuration: ${file} must hold a JSON object`);
+    }
+    raw = parsed as Record<string, unknown>;
+  }
+  const sources: Record<string, string> = {};
+  for (const [name, { path, kind }] of Object.entries(ENV_VARS)) {
+    const v = env[name] ?? (name === 'LAKEHOUSE_PORT' ? env.PORT : undefined);
+    if (v === undefined) continue;
+    setPath(raw, path, envValue(v, kind));
+    sources[path.join('.')] = name;
+  }
+
+  // Defaults.
+  const c: Record<string, unknown> = { ...raw };
+  c.host ??= '127.0.0.1';
+  c.port ??= 8181;
+  c.warehouse ??= 'warehouse';
+  c.catalogName ??= 'lakehouse';
+  c.logLevel ??= 'info';
+  c.shutdownTimeoutMs ??= 30_000;
+  c.storage ??= {};
+  if (typeof c.warehouse === 'string' && c.warehouse !== '' && !isRemote(c.warehouse)) {
+    c.warehouse = resolve(cwd, c.warehouse.replace(/^file:(\/\/)?/i, ''));
+    c.catalogUrl ??= `sqlite:${resolve(c.warehouse as string, 'catalog.db')}`;
+  }
+  if (typeof c.catalogUrl === 'string' && /^sqlite:(?!\/|:memory:)/i.test(c.catalogUrl)) {
+    c.catalogUrl = `sqlite:${resolve(cwd, c.catalogUrl.slice('sqlite:'.length).replace(/^\/\//, ''))}`;
+  }
+
+  const problems: string[] = [];
+  if (c.catalogUrl === undefined) {
+    problems.push(`catalogUrl (LAKEHOUSE_CATALOG_URL): required when the warehouse is not local (${String(c.warehouse)})`);
+  } else {
+    for (const err of Value.Errors(ConfigSchema, c)) {
+      const key = err.path.replace(/^\//, '').replace(/\//g, '.') || '(root)';
+      const via = sources[key] ? ` (${sources[key]})` : '';
+      const shown = /secret|token|password/i.test(key) ? '' : `, got ${JSON.stringify(err.value)}`;
+      problems.push(`${key}${via}: ${err.message}${shown}`);
+    }
+  }
+  if (problems.length > 0) {
+    const unique = [...new Set(problems)];
+    throw lakehouseError('VALIDATION_FAILED', `invalid configuration:\n  - ${unique.join('\n  - ')}`);
+  }
+  return c as Config;
+}
+
+/** The FileIO configuration for the registry (storage.s3/webhdfs → S3FileIO/WebHdfsFileIO options). */
+export function storageConfigOf(config: Config): StorageConfig {
+  const out: StorageConfig = {};
+  const s3 = config.storage.s3;
+  if (s3) {
+    out.s3 = {
+      endpoint: s3.endpoint,
+      region: s3.region,
+      accessKeyId: s3.accessKeyId,
+      secretAccessKey: s3.secretAccessKey,
+      sessionToken: s3.sessionToken,
+      forcePathStyle: s3.pathStyle,
+    };
+    for (const k of Object.keys(out.s3) as (keyof typeof out.s3)[]) if (out.s3[k] === undefined) delete out.s3[k];
+  }
+  const hdfs = config.storage.webhdfs;
+  if (hdfs) out.webhdfs = { httpAddress: hdfs.address, user: hdfs.user };
+  return out;
+}
+
+export const REDACTED = '[REDACTED]';
+
+/** Masks a URL's password (postgres://user:pass@host → postgres://user:[REDACTED]@host). */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@]*@/i, `$1${REDACTED}@`);
+}
+
+/** A copy of the config safe to print or log: secrets masked. */
+export function redactConfig(config: Config): Config {
+  const c = structuredClone(config);
+  c.catalogUrl = redactUrl(c.catalogUrl);
+  if (c.storage.s3) {
+    for (const k of ['accessKeyId', 'secretAccessKey', 'sessionToken'] as const) if (c.storage.s3[k]) c.storage.s3[k] = REDACTED;
+  }
+  return c;
 }

@@ -1,6 +1,7 @@
 import type { TableMetadata } from '../iceberg/metadata.js';
 import type { TableRequirement } from '../iceberg/requirements.js';
 import type { TableUpdate } from '../iceberg/updates.js';
+import type { ViewMetadata, ViewRequirement, ViewUpdate } from '../iceberg/view-metadata.js';
 import type { FileIO } from '../storage/fileio.js';
 import type { Namespace, Page, PageRequest, TableIdent } from './store.js';
 
@@ -15,6 +16,23 @@ export interface LoadedTable {
 export interface CommitRequest {
   requirements: TableRequirement[];
   updates: TableUpdate[];
+}
+
+/** One table's part of a multi-table transaction. */
+export interface TableChange extends CommitRequest {
+  ident: TableIdent;
+}
+
+/** A view as loaded from a catalog. */
+export interface LoadedView {
+  ident: TableIdent;
+  metadataLocation: string;
+  metadata: ViewMetadata;
+}
+
+export interface ViewCommitRequest {
+  requirements: ViewRequirement[];
+  updates: ViewUpdate[];
 }
 
 /**
@@ -41,6 +59,31 @@ export interface Catalog {
   /** Default location for a new table. */
   defaultTableLocation(ident: TableIdent): string;
   close(): Promise<void>;
+
+  // Optional capabilities: the REST API answers 406 (UnsupportedOperationException) without them.
+
+  /** Sets and removes namespace properties (Iceberg REST semantics for the result). */
+  updateNamespaceProperties?(
+    namespace: Namespace,
+    removals: string[],
+    updates: Record<string, string>,
+  ): Promise<{ updated: string[]; removed: string[]; missing: string[] }>;
+  /** Registers an existing metadata file as a table (replacing the pointer when `overwrite`). */
+  registerTable?(ident: TableIdent, metadataLocation: string, overwrite?: boolean): Promise<LoadedTable>;
+  /**
+   * Commits changes to several tables atomically: every requirement is checked and every new
+   * metadata file written before one swap of all pointers; any failure changes no table.
+   */
+  commitTransaction?(changes: TableChange[]): Promise<LoadedTable[]>;
+
+  listViews?(namespace: Namespace, page?: PageRequest): Promise<Page<TableIdent>>;
+  createView?(ident: TableIdent, metadata: ViewMetadata): Promise<LoadedView>;
+  loadView?(ident: TableIdent): Promise<LoadedView>;
+  viewExists?(ident: TableIdent): Promise<boolean>;
+  commitView?(ident: TableIdent, request: ViewCommitRequest): Promise<LoadedView>;
+  dropView?(ident: TableIdent): Promise<void>;
+  renameView?(from: TableIdent, to: TableIdent): Promise<void>;
+  registerView?(ident: TableIdent, metadataLocation: string): Promise<LoadedView>;
 }
 
 export function identToString(ident: TableIdent): string {

@@ -5,7 +5,7 @@ import { openFolderTable } from '../table/folder-table.js';
 import { queryTable } from '../table/scan-query.js';
 
 const USAGE = `usage:
-  lakehouse serve                      start the service (env: LAKEHOUSE_PORT, LAKEHOUSE_WAREHOUSE, LAKEHOUSE_CATALOG_URL)
+  lakehouse serve                      start the service (config: LAKEHOUSE_CONFIG=<file.json>, LAKEHOUSE_* env overrides; see src/config.ts)
   lakehouse scan <table-folder> [--metadata <file>] --sql "<SELECT … FROM t …>"
 `;
 
@@ -25,28 +25,55 @@ async function scan(args: string[]): Promise<number> {
   return 0;
 }
 
+/** How to reach a listening address from a browser (0.0.0.0 / :: / 127.0.0.1 → localhost). */
+function browsable(address: string): string {
+  return address.replace(/^http:\/\/(0\.0\.0\.0|\[::\]|127\.0\.0\.1|\[::1\])(?=:)/, 'http://localhost');
+}
+
 async function serve(): Promise<number> {
-  const { loadConfig } = await import('../config.js');
+  const { loadConfig, redactConfig, redactUrl, storageConfigOf } = await import('../config.js');
   const { openSqlCatalog } = await import('../catalog/open-catalog.js');
   const { buildServer } = await import('../api/server.js');
   const { mkdirSync } = await import('node:fs');
   const config = loadConfig();
   if (config.warehouse.startsWith('/')) mkdirSync(config.warehouse, { recursive: true });
-  const catalog = await openSqlCatalog({ storeUrl: config.catalogUrl, warehouse: config.warehouse, name: config.catalogName });
-  const app = await buildServer({ catalog, logLevel: config.logLevel });
-  const address = await app.listen({ host: config.host, port: config.port });
-  process.stderr.write(
-    `lakehouse listening on ${address}\n  Iceberg REST catalog: ${address}/v1/config (prefix ${config.catalogName})\n` +
-      `  warehouse: ${config.warehouse}\n  catalog store: ${config.catalogUrl}\n`,
-  );
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+  const catalog = await openSqlCatalog({
+    storeUrl: config.catalogUrl,
+    warehouse: config.warehouse,
+    name: config.catalogName,
+    storage: storageConfigOf(config),
   });
-  // Graceful shutdown: stop accepting, let in-flight requests (commits) finish, then close.
+  const app = await buildServer({ catalog, logLevel: config.logLevel, warehouse: config.warehouse });
+  app.log.info({ config: redactConfig(config) }, 'configuration');
+  const address = await app.listen({ host: config.host, port: config.port });
+  const url = browsable(address);
+  process.stderr.write(
+    `lakehouse listening on ${address}\n` +
+      `  API:                  ${url}/api/v1  (e.g. ${url}/api/v1/namespaces/<ns>/tables)\n` +
+      `  API docs (Swagger UI): ${url}/docs   OpenAPI: ${url}/docs/json\n` +
+      `  Iceberg REST catalog: ${url}/v1/config (prefix ${config.catalogName})\n` +
+      `  health: ${url}/health  ready: ${url}/ready  metrics: ${url}/metrics\n` +
+      `  warehouse: ${config.warehouse}\n  catalog store: ${redactUrl(config.catalogUrl)}\n`,
+  );
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+  // Graceful shutdown: stop accepting, let in-flight requests (commits) finish, then close. A
+  // second signal or the shutdown timeout forces the exit.
+  app.log.info({ signal }, 'shutting down: finishing in-flight requests');
+  const force = setTimeout(() => {
+    app.log.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out; exiting');
+    process.exit(1);
+  }, config.shutdownTimeoutMs);
+  force.unref();
+  const again = () => process.exit(1);
+  process.once('SIGINT', again);
+  process.once('SIGTERM', again);
   await app.close();
   await catalog.close();
+  clearTimeout(force);
+  process.stderr.write('lakehouse stopped\n');
   return 0;
 }
 

@@ -25,6 +25,9 @@ export const ERRORS = {
   STORAGE_ERROR: { status: 502, type: 'StorageException' },
   SERVICE_UNAVAILABLE: { status: 503, type: 'ServiceUnavailableException' },
   INTERNAL: { status: 500, type: 'InternalServerError' },
+  RESOURCE_IN_USE: { status: 409, type: 'ConflictException' },
+  /** REST updateProperties: a key in both removals and updates. */
+  UNPROCESSABLE_ENTITY: { status: 422, type: 'UnprocessableEntityException' },
 } as const satisfies Record<string, { status: number; type: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -1,5 +1,5 @@
 import { lakehouseError, type LakehouseError } from '../core/errors.js';
-import { toBigInt } from '../core/json.js';
+import { stringifyJson, toBigInt } from '../core/json.js';
 import type { TableMetadata } from './metadata.js';
 
 /**
@@ -28,7 +28,7 @@ function intField(o: Record<string, unknown>, key: string, type: string): number
   const v = o[key];
   if (typeof v === 'number' && Number.isInteger(v)) return v;
   if (v === undefined || v === null) throw bad(`Invalid requirement ${type}: missing ${key}`);
-  throw bad(`Invalid requirement ${type}: ${key} must be an integer, got ${JSON.stringify(v)}`);
+  throw bad(`Invalid requirement ${type}: ${key} must be an integer, got ${stringifyJson(v ?? null)}`);
 }
 
 function stringField(o: Record<string, unknown>, key: string, type: string): string {

@@ -5,12 +5,14 @@
  */
 import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import { initialMigration } from './0001-initial.js';
+import { dataSourcesMigration } from './0002-data-sources.js';
 
 export type SqlDialectKind = 'sqlite' | 'postgres';
 
 export function catalogMigrations(dialect: SqlDialectKind): Record<string, Migration> {
   return {
     '0001-initial': initialMigration(dialect),
+    '0002-data-sources': dataSourcesMigration(dialect),
   };
 }
 

@@ -1,3 +1,4 @@
+import { resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isLakehouseError } from '../core/errors.js';
 import { stringifyJson } from '../core/json.js';
@@ -19,7 +20,9 @@ async function scan(args: string[]): Promise<number> {
     process.stderr.write(USAGE);
     return 2;
   }
-  const table = await openFolderTable(positionals[0], values.metadata);
+  // A plain relative folder is relative to the working directory; URIs are taken as they are.
+  const folder = /^[a-z][a-z0-9+.-]*:/i.test(positionals[0]) ? positionals[0] : resolvePath(positionals[0]);
+  const table = await openFolderTable(folder, values.metadata);
   const result = await queryTable(table, values.sql);
   process.stdout.write(`${stringifyJson(result)}\n`);
   return 0;

@@ -6,7 +6,7 @@ import { lakehouseError } from '../core/errors.js';
 import { stringifyJson } from '../core/json.js';
 import { FileContent, type DataFile } from '../iceberg/manifest-types.js';
 import { partitionPath, type PartitionSpec } from '../iceberg/partition.js';
-import type { Schema } from '../iceberg/schema.js';
+import { indexById, type Schema } from '../iceberg/schema.js';
 import { childFields, isPrimitive, type IcebergType } from '../iceberg/types.js';
 import type { FileIO } from '../storage/fileio.js';
 import { ident, str, type Duck } from '../duck/db.js';
@@ -58,6 +58,12 @@ export async function writeDataFiles(req: WriteDataRequest): Promise<DataFile[]>
   const { duck, io, schema, spec } = req;
   const target = Number(req.properties['write.target-file-size-bytes'] ?? DEFAULT_TARGET_FILE_SIZE);
   const codec = (req.properties['write.parquet.compression-codec'] ?? 'zstd').toLowerCase();
+  const fixed = [...indexById(schema).values()].find((f) => isPrimitive(f.field.type) && f.field.type.startsWith('fixed['));
+  if (fixed) {
+    // The spec stores fixed(L) as FIXED_LEN_BYTE_ARRAY(L), which DuckDB cannot write; a BYTE_ARRAY
+    // column would be rejected by Java and PyIceberg readers.
+    throw lakehouseError('UNSUPPORTED_OPERATION', `cannot write column ${fixed.path} of type ${fixed.field.type}: fixed-length binary columns are read-only here; use binary`);
+  }
   registerPartitionFunctions(duck.conn);
   const pk = partitionKeySql(spec, schema);
   const columns = schema.fields.map((f) => `CAST(${ident(f.name)} AS ${duckType(f.type)}) AS ${ident(f.name)}`);

@@ -1,6 +1,6 @@
 import { DuckDBScalarFunction, BIGINT, INTEGER, VARCHAR, BLOB, type DuckDBConnection } from '@duckdb/node-api';
 import { lakehouseError } from '../core/errors.js';
-import { parseDecimal, hexToBytes } from '../iceberg/conversions.js';
+import { hexToBytes } from '../iceberg/conversions.js';
 import type { PartitionSpec } from '../iceberg/partition.js';
 import { indexById, type Schema } from '../iceberg/schema.js';
 import { applyTransform, parseTransform, transformResultType, type Transform } from '../iceberg/transforms.js';
@@ -41,6 +41,7 @@ export function registerPartitionFunctions(conn: DuckDBConnection): void {
   make('iceberg_bucket_long', BIGINT, 'long', (v) => BigInt(v as bigint));
   make('iceberg_bucket_string', VARCHAR, 'string', (v) => String(v));
   make('iceberg_bucket_bytes', BLOB, 'binary', (v) => (v as { bytes: Uint8Array }).bytes);
+  make('iceberg_bucket_unscaled', VARCHAR, 'decimal(38, 0)', (v) => BigInt(String(v)));
 }
 
 const US_PER_DAY = 86_400_000_000n;
@@ -82,6 +83,8 @@ function transformSql(t: Transform, c: string, source: string): string {
       if (kind === 'string') return `CAST(iceberg_bucket_string(${c}, ${n}) AS VARCHAR)`;
       if (kind === 'uuid') return `CAST(iceberg_bucket_bytes(from_hex(replace(CAST(${c} AS VARCHAR), '-', '')), ${n}) AS VARCHAR)`;
       if (kind === 'binary' || kind === 'fixed') return `CAST(iceberg_bucket_bytes(${c}, ${n}) AS VARCHAR)`;
+      // Decimals hash their unscaled value's minimal two's-complement bytes (Appendix B).
+      if (kind === 'decimal') return `CAST(iceberg_bucket_unscaled(CAST(${unscaled(c)} AS VARCHAR), ${n}) AS VARCHAR)`;
       return unsupported(t, source);
     }
     case 'truncate': {
@@ -89,11 +92,20 @@ function transformSql(t: Transform, c: string, source: string): string {
       if (kind === 'int' || kind === 'long') return `CAST(${c} - (((${c} % ${w}) + ${w}) % ${w}) AS VARCHAR)`;
       if (kind === 'string') return `substring(${c}, 1, ${w})`;
       if (kind === 'binary') return `hex(${c}[1:${w}])`;
+      if (kind === 'decimal') {
+        const u = unscaled(c);
+        return `CAST(${u} - (((${u} % ${w}) + ${w}) % ${w}) AS VARCHAR)`;
+      }
       return unsupported(t, source);
     }
     default:
       return unsupported(t, source);
   }
+}
+
+/** The unscaled value of a DECIMAL as HUGEINT: its text always carries exactly `scale` digits. */
+function unscaled(c: string): string {
+  return `CAST(replace(CAST(${c} AS VARCHAR), '.', '') AS HUGEINT)`;
 }
 
 function unsupported(t: Transform, source: string): never {
@@ -108,6 +120,7 @@ function encodeSql(c: string, type: string): string {
     case 'timestamp': case 'timestamptz': return `CAST(epoch_us(${c}) AS VARCHAR)`;
     case 'timestamp_ns': case 'timestamptz_ns': return `CAST(epoch_ns(${c}) AS VARCHAR)`;
     case 'binary': case 'fixed': return `hex(${c})`;
+    case 'decimal': return `CAST(${unscaled(c)} AS VARCHAR)`;
     default: return `CAST(${c} AS VARCHAR)`;
   }
 }
@@ -121,7 +134,7 @@ function decodeValue(type: IcebergType, text: string): IcebergValue {
     case 'long': case 'time': case 'timestamp': case 'timestamptz': case 'timestamp_ns': case 'timestamptz_ns': return BigInt(text);
     case 'float': return Math.fround(Number(text));
     case 'double': return Number(text);
-    case 'decimal': return parseDecimal(text, info.scale!);
+    case 'decimal': return BigInt(text);
     case 'binary': case 'fixed': return hexToBytes(text);
     case 'uuid': return text.toLowerCase();
     default: return text;

@@ -1,0 +1,48 @@
+/**
+ * The dead-letter table beside an ingestion target: `<table>__dlq` in the same namespace, one row
+ * per record that failed parsing, mapping or validation — never dropped, never blocking.
+ */
+import type { Catalog, LoadedTable } from '../catalog/catalog.js';
+import type { TableIdent } from '../catalog/store.js';
+import { isLakehouseError } from '../core/errors.js';
+import type { Schema } from '../iceberg/schema.js';
+import { newTableMetadata, type UnboundPartitionSpec } from '../iceberg/updates.js';
+
+export const DEAD_LETTER_SUFFIX = '__dlq';
+
+export const DEAD_LETTER_SCHEMA: Schema = {
+  type: 'struct',
+  'schema-id': 0,
+  fields: [
+    { id: 1, name: 'raw', required: false, type: 'binary', doc: 'the record value as received' },
+    { id: 2, name: 'key', required: false, type: 'binary' },
+    { id: 3, name: 'error', required: true, type: 'string' },
+    { id: 4, name: 'topic', required: true, type: 'string' },
+    { id: 5, name: 'partition', required: true, type: 'int' },
+    { id: 6, name: 'offset', required: true, type: 'long' },
+    { id: 7, name: 'kafka_timestamp', required: false, type: 'timestamptz' },
+    { id: 8, name: 'failed_at', required: true, type: 'timestamptz' },
+    { id: 9, name: 'job_id', required: false, type: 'string' },
+  ],
+};
+
+export function deadLetterIdent(target: TableIdent): TableIdent {
+  return { namespace: target.namespace, name: `${target.name}${DEAD_LETTER_SUFFIX}` };
+}
+
+/** Loads a table, creating it from `schema` when missing (a concurrent creator wins harmlessly). */
+export async function loadOrCreateTable(
+  catalog: Catalog,
+  ident: TableIdent,
+  create: { schema: Schema; spec?: UnboundPartitionSpec; properties?: Record<string, string> } | undefined,
+): Promise<LoadedTable> {
+  if (await catalog.tableExists(ident)) return catalog.loadTable(ident);
+  if (!create) throw new Error(`table ${[...ident.namespace, ident.name].join('.')} does not exist (and no schema to create it was given)`);
+  const md = newTableMetadata({ schema: create.schema, spec: create.spec, properties: create.properties, location: catalog.defaultTableLocation(ident) });
+  try {
+    return await catalog.createTable(ident, md);
+  } catch (e) {
+    if (isLakehouseError(e, 'ALREADY_EXISTS') || isLakehouseError(e, 'COMMIT_FAILED')) return catalog.loadTable(ident);
+    throw e;
+  }
+}

@@ -219,7 +219,24 @@ export function sanitizeSchema(schema: AvroSchema): AvroSchema {
 }
 
 /** avsc type for a schema, with bigint longs and unwrapped `["null", T]` unions (value or null). */
+const typeCache = new Map<string, AvroType>();
+
+/**
+ * Compiling an avsc type generates code and dominates small manifest writes; manifests of one
+ * table share a handful of schemas, so compiled types are reused by schema text.
+ */
 export function avroType(schema: AvroSchema): AvroType {
+  const key = JSON.stringify(schema);
+  let type = typeCache.get(key);
+  if (!type) {
+    type = compileAvroType(schema);
+    if (typeCache.size >= 512) typeCache.delete(typeCache.keys().next().value as string);
+    typeCache.set(key, type);
+  }
+  return type;
+}
+
+function compileAvroType(schema: AvroSchema): AvroType {
   return avro.Type.forSchema(schema as avro.Schema, {
     registry: { long: BIGINT_LONG },
     wrapUnions: false,

@@ -211,7 +211,8 @@ export function serializeTableMetadata(md: TableMetadata): object {
 }
 
 export function writeTableMetadata(md: TableMetadata, gzip = false): Uint8Array {
-  const text = stringifyJson(serializeTableMetadata(md), 2);
+  // Compact, as Java writes it: metadata grows with every snapshot and is written on every commit.
+  const text = stringifyJson(serializeTableMetadata(md));
   return gzip ? gzipSync(Buffer.from(text, 'utf8')) : Buffer.from(text, 'utf8');
 }
 

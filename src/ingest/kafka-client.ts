@@ -72,7 +72,25 @@ export async function ensureTopic(kafka: Kafka, topic: string, partitions: numbe
   try {
     const existing = await admin.listTopics();
     if (!existing.includes(topic)) {
-      await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true });
+      try {
+        await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true });
+      } catch (e) {
+        // kafkajs gives up on UNKNOWN_TOPIC_OR_PARTITION while a slow broker is still electing
+        // leaders for a topic it just created; wait for the leaders ourselves.
+        if (!/does not host this topic-partition|already exists|leader/i.test(String((e as Error).message))) throw e;
+      }
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        try {
+          const md = await admin.fetchTopicMetadata({ topics: [topic] });
+          const parts = md.topics[0]?.partitions ?? [];
+          if (parts.length >= partitions && parts.every((p) => p.leader >= 0)) break;
+        } catch (e) {
+          if (Date.now() > deadline) throw e;
+        }
+        if (Date.now() > deadline) throw new Error(`topic ${topic}: partitions have no leader after 60 s`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
     }
   } finally {
     await admin.disconnect();

@@ -231,13 +231,7 @@ export class LocalFileIO implements FileIO {
     await this.mkdirs(path.dirname(p), location);
     const tmp = path.join(path.dirname(p), tempNameFor(path.basename(p)));
     try {
-      // Same filesystem (the writer stages next to the table): a rename instead of a copy.
-      try {
-        await fsp.rename(src, tmp);
-      } catch (e) {
-        if (errno(e) !== 'EXDEV') throw e;
-        await fsp.copyFile(src, tmp, fsc.COPYFILE_EXCL);
-      }
+      await fsp.copyFile(src, tmp, fsc.COPYFILE_EXCL);
       if (this.fsync) await fsyncPath(tmp);
       await fsp.rename(tmp, p);
     } catch (e) {

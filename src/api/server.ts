@@ -49,6 +49,8 @@ export const OPENAPI_INFO = {
     },
     { name: 'sources', description: 'Data sources: Kafka clusters and storage locations (secrets are write-only)' },
     { name: 'ingestion', description: 'Ingestion job definitions' },
+    { name: 'schedules', description: 'Scheduled jobs (SQL, maintenance, batch ingestion), their runs, run-now and cancel' },
+    { name: 'queries', description: 'SQL queries over catalog tables: sync or async, JSON or CSV, paging, cancel, history' },
   ],
 };
 

@@ -7,7 +7,9 @@
  *       (scripts/start-postgres.sh, stopped at the end) — the goals' metric; and, for information,
  *       end-to-end commits/s of 1-row appends (Parquet write + manifests + catalog commit);
  *   (c) scan: queryTable count/sum over the N-row table vs DuckDB read_parquet over its files.
+ *   (d), (e) query engine scan vs read_parquet and planning over many files (scan-bench.ts).
  * Options: --rows N (default 5000000), --commits N (default 300), --runs N (scan repeats, 3),
+ * --scan-rows N (query engine scan table, default 10000000), --plan-files N (default 10000),
  * --no-pg, --profile (always print the phase breakdowns).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -28,6 +30,7 @@ import { makePathResolver } from '../table/paths.js';
 import { startBenchPostgres, type BenchPostgres } from './postgres.js';
 import { bestOf, Profile, timed } from './timing.js';
 import { benchCatalogCommits } from './catalog-commits.js';
+import { benchQueryEngine } from './scan-bench.js';
 
 interface Options {
   rows: number;
@@ -35,10 +38,12 @@ interface Options {
   runs: number;
   pg: boolean;
   profile: boolean;
+  scanRows: number;
+  planFiles: number;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { rows: 5_000_000, commits: 300, runs: 3, pg: true, profile: false };
+  const o: Options = { rows: 5_000_000, commits: 300, runs: 3, pg: true, profile: false, scanRows: 10_000_000, planFiles: 10_000 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const num = () => {
@@ -49,6 +54,8 @@ function parseArgs(argv: string[]): Options {
     if (a === '--rows') o.rows = num();
     else if (a === '--commits') o.commits = num();
     else if (a === '--runs') o.runs = num();
+    else if (a === '--scan-rows') o.scanRows = num();
+    else if (a === '--plan-files') o.planFiles = num();
     else if (a === '--no-pg') o.pg = false;
     else if (a === '--profile') o.profile = true;
     else throw new Error(`unknown option ${a}`);
@@ -245,6 +252,11 @@ async function main(): Promise<void> {
       duck.close();
       await catalog.close();
     }
+
+    // (d), (e) query engine: planned scan vs read_parquet, planning over many files.
+    const qe = await benchQueryEngine(dir, { rows: opts.scanRows, planFiles: opts.planFiles, runs: opts.runs, log });
+    rows.push(...qe.rows);
+    notes.push(...qe.notes);
 
     // (b) catalog commits/s (the goals), then end-to-end small appends (information).
     log(`(b) ${opts.commits} catalog commits on SQLite…`);

@@ -8,6 +8,8 @@ import { queryTable } from '../table/scan-query.js';
 const USAGE = `usage:
   lakehouse serve                      start the service (config: LAKEHOUSE_CONFIG=<file.json>, LAKEHOUSE_* env overrides; see src/config.ts)
   lakehouse scan <table-folder> [--metadata <file>] --sql "<SELECT … FROM t …>"
+  lakehouse sql "<query>" [--format json|csv|table] [--namespace ns] [--url http://host:port] [--max-rows N] [--timeout-ms N]
+                                       run SQL via the service at --url, else on the local warehouse (same config as serve)
 `;
 
 async function scan(args: string[]): Promise<number> {
@@ -47,8 +49,10 @@ async function serve(): Promise<number> {
     storage: storageConfigOf(config),
   });
   const app = await buildServer({ catalog, logLevel: config.logLevel, warehouse: config.warehouse });
+  (await import('../scheduler/index.js')).startScheduler(catalog, null, { app });
   app.log.info({ config: redactConfig(config) }, 'configuration');
   const address = await app.listen({ host: config.host, port: config.port });
+  await (await import('../ingest/job-manager.js')).startJobManager({ catalog });
   const url = browsable(address);
   process.stderr.write(
     `lakehouse listening on ${address}\n` +
@@ -88,6 +92,8 @@ export async function main(argv: string[]): Promise<number> {
         return await scan(rest);
       case 'serve':
         return await serve();
+      case 'sql':
+        return await (await import('./sql.js')).sqlCommand(rest, USAGE);
       case undefined:
       case '--help':
       case 'help':

@@ -28,6 +28,10 @@ export const ERRORS = {
   RESOURCE_IN_USE: { status: 409, type: 'ConflictException' },
   /** REST updateProperties: a key in both removals and updates. */
   UNPROCESSABLE_ENTITY: { status: 422, type: 'UnprocessableEntityException' },
+  /** A query ran past its time limit (it was interrupted). */
+  QUERY_TIMEOUT: { status: 408, type: 'QueryTimeoutException' },
+  /** A query was cancelled (DELETE /api/v1/queries/{id}). */
+  QUERY_CANCELLED: { status: 409, type: 'QueryCancelledException' },
 } as const satisfies Record<string, { status: number; type: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -23,7 +23,33 @@ export interface ParquetFileSchema {
  * Reads the schemas of many Parquet files in one query. A truncated or non-Parquet file raises
  * CORRUPT_FILE naming the file.
  */
+/**
+ * Footer schemas by local path. Data files are immutable (Iceberg never rewrites a file in place;
+ * remote files are cached locally under names that include their size and ETag), so a path's
+ * schema never changes; a running service reads each footer once.
+ */
+const footerCache = new Map<string, ParquetFileSchema>();
+const FOOTER_CACHE_MAX = 100_000;
+
 export async function readParquetSchemas(duck: Duck, files: string[]): Promise<Map<string, ParquetFileSchema>> {
+  const out = new Map<string, ParquetFileSchema>();
+  const missing: string[] = [];
+  for (const f of files) {
+    const hit = footerCache.get(f);
+    if (hit) out.set(f, hit);
+    else missing.push(f);
+  }
+  if (missing.length > 0) {
+    for (const [f, schema] of await readFooters(duck, missing)) {
+      out.set(f, schema);
+      footerCache.set(f, schema);
+    }
+    while (footerCache.size > FOOTER_CACHE_MAX) footerCache.delete(footerCache.keys().next().value as string);
+  }
+  return out;
+}
+
+async function readFooters(duck: Duck, files: string[]): Promise<Map<string, ParquetFileSchema>> {
   const out = new Map<string, ParquetFileSchema>();
   if (files.length === 0) return out;
   let rows: Record<string, unknown>[];
@@ -35,7 +61,7 @@ export async function readParquetSchemas(duck: Duck, files: string[]): Promise<M
   } catch (e) {
     // Find the culprit so the error names it.
     if (files.length > 1) {
-      for (const f of files) await readParquetSchemas(duck, [f]);
+      for (const f of files) await readFooters(duck, [f]);
     }
     throw lakehouseError('CORRUPT_FILE', `cannot read Parquet footer: ${(e as Error).message.split('\n')[0]}`, { file: files[0] });
   }

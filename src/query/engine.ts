@@ -1,6 +1,7 @@
 import { lakehouseError, isLakehouseError } from '../core/errors.js';
 import type { Catalog, LoadedTable } from '../catalog/catalog.js';
 import type { TableIdent } from '../catalog/store.js';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { Duck, ident as q, str } from '../duck/db.js';
 import { toJsonValue, type JsonValue } from '../duck/result-json.js';
 import { currentSchema, currentSnapshot, schemaById } from '../iceberg/metadata.js';
@@ -31,6 +32,13 @@ export interface QueryOptions {
   maxRows?: number;
   memoryLimit?: string;
   threads?: number;
+  /**
+   * Cancels the query: aborting interrupts the running DuckDB statement, and the query fails with
+   * the signal's reason when that is a LakehouseError (e.g. QUERY_TIMEOUT), else QUERY_CANCELLED.
+   */
+  signal?: AbortSignal;
+  /** Called with the query's DuckDB connection before it runs (progress polling: `conn.progress`). */
+  onConnection?: (conn: DuckDBConnection) => void;
 }
 
 export interface QueryStats {
@@ -49,6 +57,33 @@ export interface QueryResult {
   rows: JsonValue[][];
   truncated: boolean;
   stats: QueryStats;
+}
+
+function abortError(signal: AbortSignal): Error {
+  return isLakehouseError(signal.reason) ? signal.reason : lakehouseError('QUERY_CANCELLED', 'query cancelled');
+}
+
+/**
+ * Every query gets a never-used DuckDB instance (its sandbox settings are locked for good), but
+ * opening one costs ~15 ms; one spare per option set is opened ahead, off the critical path.
+ */
+const spares = new Map<string, Promise<Duck>>();
+
+async function freshDuck(o: { memoryLimit?: string; threads?: number }): Promise<Duck> {
+  const key = JSON.stringify([o.memoryLimit ?? null, o.threads ?? null]);
+  const spare = spares.get(key);
+  const next = Duck.open(o);
+  // An unused spare must not keep a failed open around or crash the process.
+  next.catch(() => spares.delete(key));
+  spares.set(key, next);
+  if (spare) {
+    try {
+      return await spare;
+    } catch {
+      // fall through to a direct open
+    }
+  }
+  return Duck.open(o);
 }
 
 /** Table functions that generate rows without touching files or the network. */
@@ -79,8 +114,18 @@ export class QueryEngine {
   async query(sqlText: string, opts: QueryOptions = {}): Promise<QueryResult> {
     const t0 = performance.now();
     const sql = rewriteTimeTravel(sqlText);
-    const duck = await Duck.open({ memoryLimit: opts.memoryLimit, threads: opts.threads });
+    const signal = opts.signal;
+    if (signal?.aborted) throw abortError(signal);
+    const duck = await freshDuck({ memoryLimit: opts.memoryLimit, threads: opts.threads });
+    const interrupt = () => duck.conn.interrupt();
+    signal?.addEventListener('abort', interrupt, { once: true });
     try {
+      if (opts.onConnection) {
+        // Progress is only tracked with the progress bar on (not printed).
+        await duck.run('SET enable_progress_bar = true');
+        await duck.run('SET enable_progress_bar_print = false');
+        opts.onConnection(duck.conn);
+      }
       const write = parseWrite(sql);
       if (write) return await executeWrite(this, duck, write, opts, t0);
       const stats = newStats();
@@ -88,20 +133,27 @@ export class QueryEngine {
       await lockDown(duck, allowed, []);
       const t1 = performance.now();
       stats.planningMs = Math.round(t1 - t0);
+      const max = opts.maxRows ?? Infinity;
       let reader;
       try {
-        reader = await duck.conn.runAndReadAll(sql);
+        if (signal?.aborted) throw abortError(signal);
+        // With a row limit, stream and stop reading after the limit (+1 to detect truncation).
+        reader = Number.isFinite(max) ? await duck.conn.streamAndReadUntil(sql, max + 1) : await duck.conn.runAndReadAll(sql);
       } catch (e) {
+        if (signal?.aborted) throw abortError(signal);
         throw lakehouseError('BAD_REQUEST', `query failed: ${(e as Error).message}`);
       }
       stats.executionMs = Math.round(performance.now() - t1);
-      const max = opts.maxRows ?? Infinity;
       const all = reader.getRows();
       const rows = (all.length > max ? all.slice(0, max) : all).map((r) => r.map(toJsonValue));
       const names = reader.columnNames();
       const types = reader.columnTypes();
       return { columns: names.map((name, i) => ({ name, type: types[i].toString() })), rows, truncated: all.length > max, stats };
+    } catch (e) {
+      if (signal?.aborted) throw abortError(signal);
+      throw e;
     } finally {
+      signal?.removeEventListener('abort', interrupt);
       duck.close();
     }
   }

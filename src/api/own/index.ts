@@ -2,7 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import type { Catalog } from '../../catalog/catalog.js';
 import { lakehouseError } from '../../core/errors.js';
 import { parseOwnJson } from './common.js';
+import { registerIngestRoutes } from './ingest.js';
 import { registerJobRoutes } from './jobs.js';
+import { registerScheduleRoutes } from './schedules.js';
+import { registerQueryRoutes } from './queries.js';
 import { registerSourceRoutes } from './sources.js';
 import { OwnStore } from './store.js';
 import { registerTableRoutes } from './tables.js';
@@ -25,9 +28,12 @@ export async function ownApi(app: FastifyInstance, opts: OwnApiOptions): Promise
     }
   });
   registerTableRoutes(app, opts.catalog);
+  registerIngestRoutes(app, opts.catalog, opts.store);
+  registerQueryRoutes(app, opts.catalog);
   if (opts.store) {
     registerSourceRoutes(app, opts.store);
     registerJobRoutes(app, opts.store);
+    registerScheduleRoutes(app, opts.store);
   } else {
     app.all('/sources/*', { schema: { hide: true } }, async () => {
       throw lakehouseError('UNSUPPORTED_OPERATION', 'data sources need the SQL catalog store');

@@ -6,6 +6,7 @@
 import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import { initialMigration } from './0001-initial.js';
 import { dataSourcesMigration } from './0002-data-sources.js';
+import { schedulerMigration } from './0003-scheduler.js';
 
 export type SqlDialectKind = 'sqlite' | 'postgres';
 
@@ -13,6 +14,7 @@ export function catalogMigrations(dialect: SqlDialectKind): Record<string, Migra
   return {
     '0001-initial': initialMigration(dialect),
     '0002-data-sources': dataSourcesMigration(dialect),
+    '0003-scheduler': schedulerMigration(dialect),
   };
 }
 

@@ -1,0 +1,252 @@
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Catalog } from '../../catalog/catalog.js';
+import { lakehouseError } from '../../core/errors.js';
+import { QueryEngine } from '../../query/engine.js';
+import { csvHeader, csvRows } from '../../query/formats.js';
+import { QueryManager, type QueryManagerOptions, type QueryRecord } from '../../query/query-manager.js';
+import { ErrorResponse, NamespaceParam, parseNamespace, send, SnapshotId } from './common.js';
+
+/**
+ * SQL queries: `POST /queries` runs one statement (SELECT, or a write: INSERT / CTAS / DELETE /
+ * UPDATE / MERGE) synchronously (JSON or CSV, first page) or asynchronously (202, then poll
+ * status and page through results); `DELETE` cancels (interrupts DuckDB); `GET /queries` is the
+ * in-memory history, newest first. Engine error codes keep their registry statuses
+ * (bad SQL 400, unknown table 404, timeout 408 QueryTimeoutException, cancelled 409
+ * QueryCancelledException).
+ */
+const MAX_PAGE = 100_000;
+const DEFAULT_PAGE = 10_000;
+
+const QueryInput = Type.Object(
+  {
+    sql: Type.String({ minLength: 1, maxLength: 1_000_000, description: 'One SQL statement; tables as namespace.table' }),
+    defaultNamespace: Type.Optional(NamespaceParam),
+    snapshotId: Type.Optional(SnapshotId),
+    asOf: Type.Optional(Type.String({ format: 'date-time', description: 'Read tables as of this time (ISO 8601)' })),
+    async: Type.Optional(Type.Boolean({ default: false, description: 'Return 202 at once and run in the background' })),
+    maxRows: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'Row limit (default 100000); beyond it `truncated` is true' })),
+    timeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 3_600_000, description: 'Time limit from submission (default 300000)' })),
+    pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE, description: `Rows in the first page (sync mode; default ${DEFAULT_PAGE})` })),
+  },
+  { additionalProperties: false },
+);
+type QueryIn = Static<typeof QueryInput>;
+
+const QueryState = Type.Union(['queued', 'running', 'succeeded', 'failed', 'cancelled'].map((s) => Type.Literal(s)));
+const Columns = Type.Array(Type.Object({ name: Type.String(), type: Type.String({ description: 'DuckDB type' }) }));
+const Rows = Type.Array(Type.Array(Type.Unknown()), { description: 'Row values as JSON (BIGINT beyond 2^53 and DECIMAL as strings)' });
+const Stats = Type.Object({
+  tables: Type.Array(Type.String()),
+  dataFiles: Type.Integer(),
+  filesScanned: Type.Integer(),
+  filesPruned: Type.Integer(),
+  bytesScanned: Type.Integer(),
+  totalBytes: Type.Integer(),
+  planningMs: Type.Integer(),
+  executionMs: Type.Integer(),
+});
+const QueryError = Type.Object({ code: Type.String({ description: 'Error code, e.g. BAD_REQUEST, QUERY_TIMEOUT' }), message: Type.String() });
+const Page = {
+  queryId: Type.String({ format: 'uuid' }),
+  columns: Columns,
+  rows: Rows,
+  truncated: Type.Boolean({ description: 'The result hit maxRows' }),
+  rowCount: Type.Integer({ description: 'Rows in the whole (possibly truncated) result' }),
+  nextPageToken: Type.Optional(Type.String({ description: 'GET /queries/{id}/results?pageToken=… for the next page' })),
+};
+const SyncResult = Type.Object({ ...Page, state: Type.Literal('succeeded'), stats: Stats });
+const ResultsPage = Type.Object(Page);
+const QueryStatus = Type.Object({
+  queryId: Type.String({ format: 'uuid' }),
+  sql: Type.String(),
+  state: QueryState,
+  submittedAt: Type.String({ format: 'date-time' }),
+  startedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  finishedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  durationMs: Type.Union([Type.Integer(), Type.Null()]),
+  progress: Type.Union([Type.Number({ description: 'Percent done, when DuckDB can tell' }), Type.Null()]),
+  rowCount: Type.Union([Type.Integer(), Type.Null()]),
+  truncated: Type.Boolean(),
+  resultsAvailable: Type.Boolean(),
+  stats: Type.Union([Stats, Type.Null()]),
+  error: Type.Union([QueryError, Type.Null()]),
+});
+const HistoryEntry = Type.Object({
+  queryId: Type.String({ format: 'uuid' }),
+  sql: Type.String(),
+  state: QueryState,
+  submittedAt: Type.String({ format: 'date-time' }),
+  durationMs: Type.Union([Type.Integer(), Type.Null()]),
+  rowCount: Type.Union([Type.Integer(), Type.Null()]),
+  bytesScanned: Type.Union([Type.Integer(), Type.Null()]),
+  filesScanned: Type.Union([Type.Integer(), Type.Null()]),
+  filesPruned: Type.Union([Type.Integer(), Type.Null()]),
+  error: Type.Union([QueryError, Type.Null()]),
+});
+
+const csvContent = { 'text/csv': { schema: Type.String({ description: 'RFC 4180 CSV; header row on the first page; next page token in X-Next-Page-Token' }) } };
+const json = (schema: unknown, description: string) => ({ description, content: { 'application/json': { schema }, ...csvContent } });
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+function statusView(m: QueryManager, rec: QueryRecord): Static<typeof QueryStatus> {
+  return {
+    queryId: rec.id,
+    sql: rec.sql,
+    state: rec.state,
+    submittedAt: iso(rec.submittedAt)!,
+    startedAt: iso(rec.startedAt),
+    finishedAt: iso(rec.finishedAt),
+    durationMs: rec.startedAt !== null ? (rec.finishedAt ?? Date.now()) - rec.startedAt : null,
+    progress: m.progress(rec),
+    rowCount: rec.rowCount,
+    truncated: rec.truncated,
+    resultsAvailable: rec.result !== null,
+    stats: rec.stats,
+    error: rec.error ? { code: rec.error.code, message: rec.error.message } : null,
+  };
+}
+
+function historyView(rec: QueryRecord): Static<typeof HistoryEntry> {
+  return {
+    queryId: rec.id,
+    sql: rec.sql,
+    state: rec.state,
+    submittedAt: iso(rec.submittedAt)!,
+    durationMs: rec.finishedAt !== null ? rec.finishedAt - rec.submittedAt : null,
+    rowCount: rec.rowCount,
+    bytesScanned: rec.stats?.bytesScanned ?? null,
+    filesScanned: rec.stats?.filesScanned ?? null,
+    filesPruned: rec.stats?.filesPruned ?? null,
+    error: rec.error ? { code: rec.error.code, message: rec.error.message } : null,
+  };
+}
+
+function pageToken(id: string, offset: number): string {
+  return Buffer.from(`${id}:${offset}`).toString('base64url');
+}
+
+function parsePageToken(id: string, token: string | undefined): number {
+  if (!token) return 0;
+  const m = /^([0-9a-f-]+):(\d+)$/.exec(Buffer.from(token, 'base64url').toString());
+  if (!m || m[1] !== id) throw lakehouseError('BAD_REQUEST', 'invalid pageToken for this query');
+  return Number(m[2]);
+}
+
+const wantsCsv = (req: FastifyRequest) => /\btext\/csv\b/i.test(String(req.headers.accept ?? ''));
+
+/** Sends one page of a finished query as JSON (with `extra` fields) or CSV. */
+function sendPage(m: QueryManager, req: FastifyRequest, reply: FastifyReply, rec: QueryRecord, offset: number, size: number, extra: Record<string, unknown>): FastifyReply {
+  const { rows, next } = m.page(rec, offset, size);
+  const columns = rec.result!.columns;
+  const token = next === null ? undefined : pageToken(rec.id, next);
+  if (wantsCsv(req)) {
+    reply.header('x-query-id', rec.id).header('x-truncated', String(rec.truncated)).header('x-row-count', String(rec.rowCount));
+    if (token) reply.header('x-next-page-token', token);
+    const header = offset === 0;
+    return reply
+      .code(200)
+      .type(`text/csv; charset=utf-8; header=${header ? 'present' : 'absent'}`)
+      .send((header ? csvHeader(columns) : '') + csvRows(rows));
+  }
+  return send(reply, 200, { queryId: rec.id, ...extra, columns, rows, truncated: rec.truncated, rowCount: rec.rowCount, ...(token ? { nextPageToken: token } : {}) });
+}
+
+export function registerQueryRoutes(app: FastifyInstance, catalog: Catalog, opts: QueryManagerOptions = {}): QueryManager {
+  const manager = new QueryManager(new QueryEngine(catalog), opts);
+  app.addHook('onClose', async () => manager.close());
+  const tags = ['queries'];
+  const IdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
+
+  app.post(
+    '/queries',
+    {
+      schema: {
+        tags,
+        summary: 'Run a SQL query (sync: first page of results as JSON or CSV; async: 202 and poll)',
+        body: QueryInput,
+        response: {
+          200: json(SyncResult, 'Query result (first page)'),
+          202: Type.Object({ queryId: Type.String({ format: 'uuid' }), state: QueryState }),
+          default: ErrorResponse,
+        },
+      },
+    },
+    async (req, reply) => {
+      const b = req.body as QueryIn;
+      if (b.snapshotId !== undefined && b.asOf !== undefined) throw lakehouseError('BAD_REQUEST', 'give snapshotId or asOf, not both');
+      const asOfMs = b.asOf === undefined ? undefined : Date.parse(b.asOf);
+      if (asOfMs !== undefined && !Number.isFinite(asOfMs)) throw lakehouseError('BAD_REQUEST', `invalid asOf timestamp ${b.asOf}`);
+      const rec = manager.submit({
+        sql: b.sql,
+        defaultNamespace: b.defaultNamespace === undefined ? undefined : parseNamespace(b.defaultNamespace),
+        snapshotId: b.snapshotId === undefined ? undefined : BigInt(b.snapshotId),
+        asOfMs,
+        maxRows: b.maxRows,
+        timeoutMs: b.timeoutMs,
+      });
+      req.log.info({ queryId: rec.id, async: Boolean(b.async) }, 'query submitted');
+      if (b.async) return reply.header('location', `/api/v1/queries/${rec.id}`).code(202).type('application/json').send(JSON.stringify({ queryId: rec.id, state: rec.state }));
+      // A client that goes away cancels its synchronous query.
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) manager.cancel(rec.id);
+      });
+      await rec.done;
+      if (rec.error) throw lakehouseError(rec.error.code, rec.error.message);
+      return sendPage(manager, req, reply, rec, 0, b.pageSize ?? DEFAULT_PAGE, { state: rec.state, stats: rec.stats });
+    },
+  );
+
+  app.get(
+    '/queries',
+    {
+      schema: {
+        tags,
+        summary: 'Recent queries (in-memory history, newest first)',
+        querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })) }),
+        response: { 200: Type.Object({ queries: Type.Array(HistoryEntry) }), default: ErrorResponse },
+      },
+    },
+    async (req, reply) => send(reply, 200, { queries: manager.list((req.query as { limit?: number }).limit ?? 50).map(historyView) }),
+  );
+
+  app.get(
+    '/queries/:id',
+    { schema: { tags, summary: 'Query status, progress, stats and error', params: IdParams, response: { 200: QueryStatus, default: ErrorResponse } } },
+    async (req, reply) => send(reply, 200, statusView(manager, manager.get((req.params as { id: string }).id))),
+  );
+
+  app.get(
+    '/queries/:id/results',
+    {
+      schema: {
+        tags,
+        summary: 'A page of a finished query’s results (JSON or CSV)',
+        params: IdParams,
+        querystring: Type.Object({
+          pageToken: Type.Optional(Type.String({ maxLength: 200 })),
+          pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: DEFAULT_PAGE })),
+        }),
+        response: { 200: json(ResultsPage, 'Result page'), default: ErrorResponse },
+      },
+    },
+    async (req, reply) => {
+      const rec = manager.get((req.params as { id: string }).id);
+      const q = req.query as { pageToken?: string; pageSize?: number };
+      return sendPage(manager, req, reply, rec, parsePageToken(rec.id, q.pageToken), q.pageSize ?? DEFAULT_PAGE, {});
+    },
+  );
+
+  app.delete(
+    '/queries/:id',
+    { schema: { tags, summary: 'Cancel a queued or running query (interrupts it)', params: IdParams, response: { 200: QueryStatus, default: ErrorResponse } } },
+    async (req, reply) => {
+      const rec = manager.cancel((req.params as { id: string }).id);
+      // Report the settled state when the interrupt lands quickly.
+      await Promise.race([rec.done, new Promise((r) => setTimeout(r, 5000).unref())]);
+      return send(reply, 200, statusView(manager, rec));
+    },
+  );
+  return manager;
+}

@@ -1,0 +1,376 @@
+/**
+ * Runs the stored ingestion job definitions (/api/v1/ingestion-jobs) as StreamingJobs inside the
+ * service process: start, pause, resume, stop, reset, status and run history.
+ *
+ * - A job definition's `mapping` object is read as a RecordMapping (`columns`, `drop`,
+ *   `unknownFields`) plus runner options: `enrich` (Kafka metadata columns), `commit`
+ *   ({maxRecords, maxBytes, intervalMs}), `startFrom` ('earliest' | 'latest' | {timestampMs}).
+ *   The consumer group is `lakehouse-job-<id>`; `kafka.job-id` in snapshots is the job id.
+ * - Pause stops consuming after committing what is buffered and leaves the group; resume starts
+ *   again from the offsets recorded in the table — so pause/resume (and stop/start, and a process
+ *   restart) keep exactly-once: the table's snapshot offsets stay the only source of truth.
+ * - Reset (job not running) commits an empty snapshot to the target table whose summary records
+ *   the requested offsets (`kafka.offsets.<topic>`), through the same optimistic offsets commit as
+ *   data batches; the next start seeks there. Re-reading older offsets re-ingests those records
+ *   (that is what a reset asks for); dead letters below the DLQ table's watermark are not repeated.
+ * - Status: state, per-partition committed offset / high watermark / lag, rows/s over the last
+ *   minute of commits, last commit, recent errors, rows and dead letters of the current run, and
+ *   the dead-letter table's total row count. History: the last 50 runs per job (in memory).
+ * - Jobs whose definition is `enabled` with schedule `continuous` are started by startJobManager.
+ */
+import type { Catalog } from '../catalog/catalog.js';
+import type { TableIdent } from '../catalog/store.js';
+import { lakehouseError } from '../core/errors.js';
+import type { JobRecord, OwnStore } from '../api/own/store.js';
+import { appendWithOffsets } from './commit.js';
+import { deadLetterIdent } from './dead-letter.js';
+import { createKafka, offsetsForTimestamp, topicOffsets, type KafkaLog } from './kafka-client.js';
+import type { Enrichment, RecordMapping } from './mapping.js';
+import { mergeOffsets, recordedOffsets, setOffset, type TopicOffsets } from './offsets.js';
+import { StreamingJob, type CommitInfo, type StreamingJobConfig } from './streaming-job.js';
+
+export type RunState = 'starting' | 'running' | 'paused' | 'stopping' | 'stopped' | 'failed';
+
+export interface RunRecord {
+  runId: number;
+  startedAt: string;
+  endedAt: string | null;
+  /** How the run ended: stopped, paused, failed, finished (caught up in bounded mode). */
+  state: RunState;
+  rowsCommitted: number;
+  deadLetters: number;
+  commits: number;
+  error?: string;
+}
+
+export interface PartitionStatus {
+  topic: string;
+  partition: number;
+  /** Next offset to consume as recorded in the table (null: nothing recorded yet). */
+  committedOffset: string | null;
+  endOffset: string;
+  lag: string;
+}
+
+export interface JobRunStatus {
+  jobId: string;
+  state: RunState;
+  partitions: PartitionStatus[];
+  totalLag: string;
+  rowsPerSecond: number;
+  lastCommitAt: string | null;
+  rowsCommitted: number;
+  deadLettersCommitted: number;
+  deadLetterTableRows: number;
+  commits: number;
+  errors: { at: string; message: string }[];
+}
+
+export type ResetRequest = { offsets: Record<string, Record<string, number | string>> } | { timestampMs: number } | { position: 'earliest' | 'latest' };
+
+interface Entry {
+  id: string;
+  state: RunState;
+  job: StreamingJob | null;
+  runs: RunRecord[];
+  commits: { at: number; rows: number }[];
+  errors: { at: string; message: string }[];
+  op: Promise<unknown>;
+}
+
+export interface JobManagerOptions {
+  catalog: Catalog;
+  store: OwnStore;
+  log?: KafkaLog;
+}
+
+const quiet: KafkaLog = { warn: () => undefined, error: () => undefined };
+
+export class JobManager {
+  private readonly entries = new Map<string, Entry>();
+  private closed = false;
+
+  constructor(private readonly opts: JobManagerOptions) {}
+
+  private entry(id: string): Entry {
+    let e = this.entries.get(id);
+    if (!e) {
+      e = { id, state: 'stopped', job: null, runs: [], commits: [], errors: [], op: Promise.resolve() };
+      this.entries.set(id, e);
+    }
+    return e;
+  }
+
+  /** Serialises operations per job. */
+  private serial<T>(e: Entry, fn: () => Promise<T>): Promise<T> {
+    const p = e.op.then(fn, fn);
+    e.op = p.catch(() => undefined);
+    return p;
+  }
+
+  private async definition(id: string): Promise<{ rec: JobRecord; cfg: StreamingJobConfig }> {
+    const rec = await this.opts.store.getJob(id);
+    if (!rec) throw lakehouseError('NOT_FOUND', `no ingestion job ${id}`);
+    const src = await this.opts.store.getSource('kafka', rec.sourceId);
+    if (!src) throw lakehouseError('VALIDATION_FAILED', `ingestion job ${id}: its Kafka source ${rec.sourceId} is gone`);
+    const d = rec.definition as { topics: string[]; target: { namespace: string; table: string }; mapping?: Record<string, unknown> };
+    const m = (d.mapping ?? {}) as RecordMapping & { enrich?: Enrichment[]; commit?: StreamingJobConfig['commit']; startFrom?: StreamingJobConfig['startFrom'] };
+    const table: TableIdent = { namespace: d.target.namespace.split('.'), name: d.target.table };
+    const cfg: StreamingJobConfig = {
+      jobId: rec.id,
+      brokers: (src.config.bootstrapServers as string[]) ?? [],
+      topics: d.topics,
+      groupId: `lakehouse-job-${rec.id}`,
+      table,
+      mapping: { columns: m.columns, drop: m.drop, unknownFields: m.unknownFields },
+      enrich: m.enrich,
+      commit: m.commit,
+      startFrom: m.startFrom,
+    };
+    return { rec, cfg };
+  }
+
+  async start(id: string): Promise<JobRunStatus> {
+    const e = this.entry(id);
+    await this.serial(e, () => this.startRun(e, ['stopped', 'failed']));
+    return this.status(id);
+  }
+
+  async resume(id: string): Promise<JobRunStatus> {
+    const e = this.entry(id);
+    await this.serial(e, () => this.startRun(e, ['paused']));
+    return this.status(id);
+  }
+
+  async pause(id: string): Promise<JobRunStatus> {
+    const e = this.entry(id);
+    await this.serial(e, () => this.stopRun(e, 'paused'));
+    return this.status(id);
+  }
+
+  async stop(id: string): Promise<JobRunStatus> {
+    const e = this.entry(id);
+    await this.serial(e, async () => {
+      if (e.state === 'paused') e.state = 'stopped';
+      else await this.stopRun(e, 'stopped');
+    });
+    return this.status(id);
+  }
+
+  private async startRun(e: Entry, from: RunState[]): Promise<void> {
+    if (this.closed) throw lakehouseError('SERVICE_UNAVAILABLE', 'the job manager is shutting down');
+    if (!from.includes(e.state)) throw lakehouseError('RESOURCE_IN_USE', `ingestion job ${e.id} is ${e.state}`);
+    const { cfg } = await this.definition(e.id);
+    const run: RunRecord = { runId: (e.runs.at(-1)?.runId ?? 0) + 1, startedAt: new Date().toISOString(), endedAt: null, state: 'starting', rowsCommitted: 0, deadLetters: 0, commits: 0 };
+    e.runs.push(run);
+    if (e.runs.length > 50) e.runs.shift();
+    e.state = 'starting';
+    e.commits = [];
+    const log: KafkaLog = {
+      warn: (m, x) => this.opts.log?.warn(m, x),
+      error: (m, x) => {
+        this.noteError(e, m);
+        this.opts.log?.error(m, x);
+      },
+    };
+    let job: StreamingJob;
+    try {
+      job = await StreamingJob.start(cfg, {
+        catalog: this.opts.catalog,
+        log,
+        onCommit: (c: CommitInfo) => {
+          run.rowsCommitted += c.rows;
+          run.deadLetters += c.deadLetters;
+          run.commits++;
+          e.commits.push({ at: Date.now(), rows: c.rows });
+          const cut = Date.now() - 60_000;
+          while (e.commits.length > 0 && e.commits[0].at < cut) e.commits.shift();
+        },
+      });
+    } catch (err) {
+      this.noteError(e, (err as Error).message);
+      run.state = 'failed';
+      run.error = (err as Error).message;
+      run.endedAt = new Date().toISOString();
+      e.state = 'failed';
+      throw lakehouseError('BAD_REQUEST', `ingestion job ${e.id} did not start: ${(err as Error).message}`);
+    }
+    e.job = job;
+    e.state = 'running';
+    run.state = 'running';
+    // The run ends on its own when it fails (or, in bounded mode, catches up).
+    job.done.then(
+      () => this.ended(e, job, run, null),
+      (err: Error) => this.ended(e, job, run, err),
+    );
+  }
+
+  private ended(e: Entry, job: StreamingJob, run: RunRecord, err: Error | null): void {
+    run.endedAt ??= new Date().toISOString();
+    const st = job.status();
+    run.commits = st.commits;
+    if (err) {
+      run.state = 'failed';
+      run.error = err.message;
+      this.noteError(e, err.message);
+    } else if (run.state === 'running') run.state = 'stopped';
+    if (e.job === job) {
+      e.job = null;
+      if (err) e.state = 'failed';
+      else if (e.state === 'running') e.state = 'stopped';
+    }
+  }
+
+  private async stopRun(e: Entry, to: 'paused' | 'stopped'): Promise<void> {
+    if (e.state !== 'running' && e.state !== 'starting') {
+      if (to === 'paused') throw lakehouseError('RESOURCE_IN_USE', `ingestion job ${e.id} is ${e.state}, not running`);
+      return;
+    }
+    const job = e.job;
+    const run = e.runs.at(-1);
+    e.state = 'stopping';
+    if (run) run.state = to;
+    try {
+      await job?.stop();
+      e.state = job?.status().state === 'failed' ? 'failed' : to;
+    } catch (err) {
+      e.state = 'failed';
+      this.noteError(e, (err as Error).message);
+    }
+    if (run) run.endedAt = new Date().toISOString();
+    if (e.state === 'failed' && run) {
+      run.state = 'failed';
+      run.error = job?.status().error;
+    }
+    e.job = null;
+  }
+
+  private noteError(e: Entry, message: string): void {
+    e.errors.push({ at: new Date().toISOString(), message });
+    if (e.errors.length > 20) e.errors.shift();
+  }
+
+  /** Records `req`'s offsets in the target table so the next start consumes from there. */
+  async reset(id: string, req: ResetRequest): Promise<JobRunStatus> {
+    const e = this.entry(id);
+    await this.serial(e, async () => {
+      if (!['stopped', 'paused', 'failed'].includes(e.state)) throw lakehouseError('RESOURCE_IN_USE', `ingestion job ${id} is ${e.state}; stop or pause it before a reset`);
+      const { cfg } = await this.definition(id);
+      const kafka = createKafka({ brokers: cfg.brokers, clientId: `lakehouse-${id}-reset`, log: quiet });
+      const target: TopicOffsets = new Map();
+      if ('offsets' in req) {
+        for (const [topic, parts] of Object.entries(req.offsets)) {
+          if (!cfg.topics.includes(topic)) throw lakehouseError('VALIDATION_FAILED', `topic ${topic} is not one of the job's topics`);
+          for (const [p, off] of Object.entries(parts)) {
+            if (!/^\d+$/.test(p) || !/^\d+$/.test(String(off))) throw lakehouseError('VALIDATION_FAILED', `bad offset ${topic}/${p}=${String(off)}`);
+            setOffset(target, topic, Number(p), BigInt(off));
+          }
+        }
+      } else if ('timestampMs' in req) {
+        for (const topic of cfg.topics) for (const [p, off] of await offsetsForTimestamp(kafka, topic, req.timestampMs)) setOffset(target, topic, p, off);
+      } else {
+        for (const [topic, parts] of await topicOffsets(kafka, cfg.topics)) for (const [p, r] of parts) setOffset(target, topic, p, req.position === 'latest' ? r.high : r.low);
+      }
+      await appendWithOffsets(this.opts.catalog, cfg.table, [], {
+        jobId: id,
+        topics: cfg.topics,
+        summary: { 'kafka.reset': 'true' },
+        resolve: (parent) => mergeOffsets(parent, target),
+      });
+    });
+    return this.status(id);
+  }
+
+  async status(id: string): Promise<JobRunStatus> {
+    const { cfg } = await this.definition(id);
+    const e = this.entry(id);
+    const partitions: PartitionStatus[] = [];
+    let total = 0n;
+    let committed: TopicOffsets = new Map();
+    let dlqRows = 0;
+    const { catalog } = this.opts;
+    if (await catalog.tableExists(cfg.table)) committed = recordedOffsets((await catalog.loadTable(cfg.table)).metadata, cfg.topics);
+    const dlqIdent = deadLetterIdent(cfg.table);
+    if (await catalog.tableExists(dlqIdent)) {
+      const md = (await catalog.loadTable(dlqIdent)).metadata;
+      const cur = md.snapshots.find((s) => s['snapshot-id'] === md['current-snapshot-id']);
+      dlqRows = Number((cur?.summary as unknown as Record<string, string> | undefined)?.['total-records'] ?? 0);
+    }
+    try {
+      const kafka = createKafka({ brokers: cfg.brokers, clientId: `lakehouse-${id}-status`, log: quiet });
+      for (const [topic, parts] of await topicOffsets(kafka, cfg.topics)) {
+        for (const [p, r] of [...parts].sort((a, b) => a[0] - b[0])) {
+          const at = committed.get(topic)?.get(p);
+          const base = at ?? (cfg.startFrom === 'latest' ? r.high : r.low);
+          const lag = r.high > base ? r.high - base : 0n;
+          total += lag;
+          partitions.push({ topic, partition: p, committedOffset: at === undefined ? null : at.toString(), endOffset: r.high.toString(), lag: lag.toString() });
+        }
+      }
+    } catch (err) {
+      this.noteError(e, `status: ${(err as Error).message}`);
+    }
+    const st = e.job?.status();
+    const run = e.runs.at(-1);
+    const cut = Date.now() - 60_000;
+    const recent = e.commits.filter((c) => c.at >= cut);
+    const span = recent.length > 0 ? Math.max(1, (Date.now() - Math.max(cut, Date.parse(run?.startedAt ?? '') || cut)) / 1000) : 1;
+    return {
+      jobId: id,
+      state: e.state,
+      partitions,
+      totalLag: total.toString(),
+      rowsPerSecond: Math.round(recent.reduce((a, c) => a + c.rows, 0) / span),
+      lastCommitAt: st?.lastCommitAt ? new Date(st.lastCommitAt).toISOString() : e.commits.length > 0 ? new Date(e.commits.at(-1)!.at).toISOString() : null,
+      rowsCommitted: run?.rowsCommitted ?? 0,
+      deadLettersCommitted: run?.deadLetters ?? 0,
+      deadLetterTableRows: dlqRows,
+      commits: run?.commits ?? 0,
+      errors: [...e.errors, ...(st?.error ? [{ at: new Date().toISOString(), message: st.error }] : [])],
+    };
+  }
+
+  async history(id: string): Promise<RunRecord[]> {
+    if (!(await this.opts.store.getJob(id))) throw lakehouseError('NOT_FOUND', `no ingestion job ${id}`);
+    return [...(this.entries.get(id)?.runs ?? [])].reverse();
+  }
+
+  /** Starts the definitions marked enabled + continuous (errors are recorded, not thrown). */
+  async startEnabled(): Promise<void> {
+    for (const rec of await this.opts.store.listJobs()) {
+      if (rec.definition.enabled === true && rec.definition.schedule === 'continuous') await this.start(rec.id).catch(() => undefined);
+    }
+  }
+
+  /** Stops every running job (committing what is buffered). */
+  async stopAll(): Promise<void> {
+    this.closed = true;
+    if (managers.get(this.opts.store.db) === this) managers.delete(this.opts.store.db);
+    await Promise.all([...this.entries.values()].map((e) => this.serial(e, () => this.stopRun(e, 'stopped')).catch(() => undefined)));
+  }
+}
+
+const managers = new WeakMap<object, JobManager>();
+
+/** The process's job manager for a store (created on first use). */
+export function jobManagerFor(catalog: Catalog, store: OwnStore): JobManager {
+  let m = managers.get(store.db);
+  if (!m) {
+    m = new JobManager({ catalog, store });
+    managers.set(store.db, m);
+  }
+  return m;
+}
+
+/**
+ * Starts the service's job manager: enabled continuous jobs start now; `stop()` stops them all.
+ * Catalogs without the SQL store have no job definitions (a no-op manager).
+ */
+export async function startJobManager(opts: { catalog: Catalog; log?: KafkaLog }): Promise<{ manager: JobManager | null; stop(): Promise<void> }> {
+  const { ownStoreFor } = await import('../api/own/index.js');
+  const store = ownStoreFor(opts.catalog);
+  if (!store) return { manager: null, stop: async () => undefined };
+  const manager = jobManagerFor(opts.catalog, store);
+  await manager.startEnabled();
+  return { manager, stop: () => manager.stopAll() };
+}

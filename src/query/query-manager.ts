@@ -1,0 +1,247 @@
+import { randomUUID } from 'node:crypto';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { isLakehouseError, lakehouseError, type ErrorCode, type LakehouseError } from '../core/errors.js';
+import type { JsonValue } from '../duck/result-json.js';
+import { QueryEngine, type QueryOptions, type QueryResult, type QueryStats } from './engine.js';
+
+/**
+ * Runs SQL queries for the API: ids, a bounded concurrency (extra queries wait as `queued`),
+ * per-query timeout and cancellation (both interrupt DuckDB), progress, results kept in memory for
+ * paging, and a bounded in-memory history (newest first).
+ */
+export type QueryState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+export interface QueryRequest {
+  sql: string;
+  defaultNamespace?: string[];
+  snapshotId?: bigint;
+  asOfMs?: number;
+  maxRows?: number;
+  timeoutMs?: number;
+}
+
+export interface QueryRecord {
+  id: string;
+  sql: string;
+  state: QueryState;
+  submittedAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  error: { code: ErrorCode; message: string; status: number; type: string } | null;
+  result: QueryResult | null;
+  /** True once the result rows were dropped to bound memory. */
+  resultsEvicted: boolean;
+  stats: QueryStats | null;
+  rowCount: number | null;
+  truncated: boolean;
+  done: Promise<void>;
+  controller: AbortController;
+  conn: DuckDBConnection | null;
+}
+
+export interface QueryManagerOptions {
+  /** Queries running at once (default 4); more wait as `queued`. */
+  concurrency?: number;
+  /** Default and maximum per-query timeout. */
+  defaultTimeoutMs?: number;
+  maxTimeoutMs?: number;
+  /** Default and maximum row limit. */
+  defaultMaxRows?: number;
+  maxMaxRows?: number;
+  /** DuckDB memory_limit per query (default $LAKEHOUSE_QUERY_MEMORY_LIMIT or 2GB). */
+  memoryLimit?: string;
+  threads?: number;
+  /** Queries kept in the history (default 200). */
+  historySize?: number;
+  /** Rows kept across finished queries' results (default 2,000,000); older results are dropped first. */
+  retainedRows?: number;
+}
+
+export class QueryManager {
+  readonly opts: Required<Omit<QueryManagerOptions, 'threads'>> & { threads?: number };
+  readonly #records = new Map<string, QueryRecord>();
+  #running = 0;
+  readonly #waiting: (() => void)[] = [];
+
+  constructor(
+    readonly engine: QueryEngine,
+    opts: QueryManagerOptions = {},
+  ) {
+    this.opts = {
+      concurrency: opts.concurrency ?? 4,
+      defaultTimeoutMs: opts.defaultTimeoutMs ?? 300_000,
+      maxTimeoutMs: opts.maxTimeoutMs ?? 3_600_000,
+      defaultMaxRows: opts.defaultMaxRows ?? 100_000,
+      maxMaxRows: opts.maxMaxRows ?? 1_000_000,
+      memoryLimit: opts.memoryLimit ?? process.env.LAKEHOUSE_QUERY_MEMORY_LIMIT ?? '2GB',
+      threads: opts.threads,
+      historySize: opts.historySize ?? 200,
+      retainedRows: opts.retainedRows ?? 2_000_000,
+    };
+  }
+
+  /** Starts a query; the record's `done` settles when it finishes (never rejects). */
+  submit(req: QueryRequest): QueryRecord {
+    const timeoutMs = Math.min(req.timeoutMs ?? this.opts.defaultTimeoutMs, this.opts.maxTimeoutMs);
+    const maxRows = Math.min(req.maxRows ?? this.opts.defaultMaxRows, this.opts.maxMaxRows);
+    const rec: QueryRecord = {
+      id: randomUUID(),
+      sql: req.sql,
+      state: 'queued',
+      submittedAt: Date.now(),
+      startedAt: null,
+      finishedAt: null,
+      error: null,
+      result: null,
+      resultsEvicted: false,
+      stats: null,
+      rowCount: null,
+      truncated: false,
+      done: Promise.resolve(),
+      controller: new AbortController(),
+      conn: null,
+    };
+    this.#records.set(rec.id, rec);
+    this.#trimHistory();
+    // The timeout counts from submission (queue time included).
+    const timer = setTimeout(() => rec.controller.abort(lakehouseError('QUERY_TIMEOUT', `query exceeded its time limit of ${timeoutMs} ms`)), timeoutMs);
+    timer.unref?.();
+    rec.done = this.#run(rec, req, maxRows).finally(() => clearTimeout(timer));
+    return rec;
+  }
+
+  async #run(rec: QueryRecord, req: QueryRequest, maxRows: number): Promise<void> {
+    const signal = rec.controller.signal;
+    try {
+      await this.#acquire(signal);
+      try {
+        rec.state = 'running';
+        rec.startedAt = Date.now();
+        const opts: QueryOptions = {
+          defaultNamespace: req.defaultNamespace,
+          snapshotId: req.snapshotId,
+          asOfMs: req.asOfMs,
+          maxRows,
+          memoryLimit: this.opts.memoryLimit,
+          threads: this.opts.threads,
+          signal,
+          onConnection: (conn) => {
+            rec.conn = conn;
+          },
+        };
+        const result = await this.engine.query(req.sql, opts);
+        rec.result = result;
+        rec.stats = result.stats;
+        rec.rowCount = result.rows.length;
+        rec.truncated = result.truncated;
+        rec.state = 'succeeded';
+      } finally {
+        rec.conn = null;
+        this.#release();
+      }
+    } catch (e) {
+      const err: LakehouseError = isLakehouseError(e) ? e : lakehouseError('INTERNAL', `query failed: ${(e as Error).message ?? String(e)}`);
+      rec.error = { code: err.code, message: err.message, status: err.status, type: err.type };
+      rec.state = err.code === 'QUERY_CANCELLED' ? 'cancelled' : 'failed';
+    } finally {
+      rec.finishedAt = Date.now();
+      this.#trimResults();
+    }
+  }
+
+  async #acquire(signal: AbortSignal): Promise<void> {
+    if (signal.aborted) throw signal.reason;
+    if (this.#running < this.opts.concurrency) {
+      this.#running++;
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      const go = () => {
+        signal.removeEventListener('abort', onAbort);
+        this.#running++;
+        resolve();
+      };
+      const onAbort = () => {
+        const i = this.#waiting.indexOf(go);
+        if (i >= 0) this.#waiting.splice(i, 1);
+        reject(signal.reason);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#waiting.push(go);
+    });
+  }
+
+  #release(): void {
+    this.#running--;
+    this.#waiting.shift()?.();
+  }
+
+  get(id: string): QueryRecord {
+    const rec = this.#records.get(id);
+    if (!rec) throw lakehouseError('NOT_FOUND', `no query ${id} (unknown or dropped from the history)`);
+    return rec;
+  }
+
+  /** Cancels a queued or running query (no effect once it finished). */
+  cancel(id: string): QueryRecord {
+    const rec = this.get(id);
+    if (rec.state === 'queued' || rec.state === 'running') rec.controller.abort(lakehouseError('QUERY_CANCELLED', 'query cancelled'));
+    return rec;
+  }
+
+  /** Newest first. */
+  list(limit: number): QueryRecord[] {
+    return [...this.#records.values()].reverse().slice(0, limit);
+  }
+
+  /** Progress of a running query in percent, when DuckDB knows it. */
+  progress(rec: QueryRecord): number | null {
+    if (rec.state === 'succeeded') return 100;
+    if (rec.state !== 'running' || !rec.conn) return null;
+    try {
+      const p = rec.conn.progress.percentage;
+      return p >= 0 ? Math.round(p * 10) / 10 : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Rows [offset, offset + size) of a finished query. */
+  page(rec: QueryRecord, offset: number, size: number): { rows: JsonValue[][]; next: number | null } {
+    if (rec.state === 'queued' || rec.state === 'running') throw lakehouseError('RESOURCE_IN_USE', `query ${rec.id} is still ${rec.state}`);
+    if (rec.error) throw lakehouseError(rec.error.code, rec.error.message);
+    if (!rec.result) throw lakehouseError('NOT_FOUND', `results of query ${rec.id} were dropped (older results are evicted to bound memory)`);
+    const rows = rec.result.rows.slice(offset, offset + size);
+    return { rows, next: offset + size < rec.result.rows.length ? offset + size : null };
+  }
+
+  #trimHistory(): void {
+    for (const [id, rec] of this.#records) {
+      if (this.#records.size <= this.opts.historySize) break;
+      if (rec.state === 'queued' || rec.state === 'running') continue;
+      this.#records.delete(id);
+    }
+  }
+
+  #trimResults(): void {
+    let total = 0;
+    const recs = [...this.#records.values()].reverse();
+    for (const rec of recs) {
+      if (!rec.result) continue;
+      total += rec.result.rows.length;
+      // The newest result is always kept.
+      if (total > this.opts.retainedRows && rec !== recs.find((r) => r.result)) {
+        rec.result = null;
+        rec.resultsEvicted = true;
+      }
+    }
+  }
+
+  /** Cancels everything (service shutdown). */
+  async close(): Promise<void> {
+    for (const rec of this.#records.values()) {
+      if (rec.state === 'queued' || rec.state === 'running') rec.controller.abort(lakehouseError('QUERY_CANCELLED', 'service shutting down'));
+    }
+    await Promise.all([...this.#records.values()].map((r) => r.done));
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The scheduler: jobs (SQL, maintenance, batch ingestion) on cron or interval schedules, run
+ * exactly once per slot across service processes sharing one catalog database. See runner.ts
+ * for the design, store.ts for the tables (migration 0003-scheduler).
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { Catalog } from '../catalog/catalog.js';
+import { SchedulerRunner, type RunnerOptions } from './runner.js';
+import { SchedulerStore } from './store.js';
+
+export { SchedulerRunner } from './runner.js';
+export type { RunnerOptions, RunnerLogger } from './runner.js';
+export { SchedulerStore, DEFAULT_RETRY } from './store.js';
+export type { JobSpec, JobRecord, RunRecord, RunStatus, JobKind, RetryPolicy, Concurrency, CatchUp, RunFilter, LogLine } from './store.js';
+export { DEFAULT_EXECUTORS, MAINTENANCE_ACTIONS, validateParams } from './executors.js';
+export type { Executor, ExecContext, ExecResult } from './executors.js';
+export { slotsBetween, nextSlot, planSlots, validateSchedule } from './schedule.js';
+
+/** Anything with the SQL catalog store's database handle (SqlCatalogStore, OwnStore). */
+export interface SqlStoreLike {
+  db: Kysely<any>;
+  catalogName: string;
+}
+
+/** The scheduler store over a SqlCatalog's database (or an explicit SQL store); null for other catalogs. */
+export function schedulerStoreFor(catalog: Catalog, store?: SqlStoreLike | null): SchedulerStore | null {
+  const s = store ?? (catalog as unknown as { store?: Partial<SqlStoreLike> }).store;
+  if (!s?.db || !s.catalogName) return null;
+  return new SchedulerStore(s.db, s.catalogName);
+}
+
+export interface SchedulerHandle {
+  runner: SchedulerRunner | null;
+  /** Graceful stop (see SchedulerRunner.stop). Idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface StartSchedulerOptions extends RunnerOptions {
+  /** Stop the runner when this server closes (and log through its logger). */
+  app?: FastifyInstance;
+  /** `false` → do nothing (e.g. a read-only replica); default true. Also LAKEHOUSE_SCHEDULER=off. */
+  enabled?: boolean;
+}
+
+/**
+ * Starts this process's scheduler runner over the catalog's SQL store (migrated already by
+ * openSqlCatalog). With `app`, the runner logs through it and stops in the server's onClose.
+ */
+export function startScheduler(catalog: Catalog, store?: SqlStoreLike | null, opts: StartSchedulerOptions = {}): SchedulerHandle {
+  const { app, enabled, ...runnerOpts } = opts;
+  const sched = schedulerStoreFor(catalog, store);
+  const off = enabled === false || /^(0|off|false|no)$/i.test(process.env.LAKEHOUSE_SCHEDULER ?? '');
+  if (!sched || off) {
+    app?.log.info({ reason: off ? 'disabled' : 'no SQL catalog store' }, 'scheduler not started');
+    return { runner: null, stop: async () => {} };
+  }
+  const runner = new SchedulerRunner(catalog, sched, { log: app?.log as RunnerOptions['log'], ...runnerOpts }).start();
+  app?.log.info({ runner: runner.id }, 'scheduler started');
+  let stopping: Promise<void> | null = null;
+  const handle: SchedulerHandle = { runner, stop: () => (stopping ??= runner.stop()) };
+  if (app) {
+    try {
+      app.addHook('onClose', async () => handle.stop());
+    } catch (e) {
+      // Only possible once the server is listening: then the caller must call stop() itself.
+      app.log.warn({ err: e }, 'scheduler: could not hook into server close; call stop() on shutdown');
+    }
+  }
+  return handle;
+}

@@ -3,11 +3,15 @@
  * - absolute paths, `file:` URIs -> LocalFileIO
  * - `s3://`, `s3a://`, `s3n://` -> S3FileIO
  * - `webhdfs://`, `swebhdfs://`, `hdfs://` -> WebHdfsFileIO (`hdfs://` needs a configured address)
+ * - `abfss://`, `abfs://`, `wasbs://`, `wasb://` -> AzureFileIO (Blob Storage / ADLS Gen2)
+ * - `gs://` -> GcsFileIO (Google Cloud Storage)
  * Instances are cached per (backend, configuration content), so callers may pass a fresh but
  * equal config object each time without creating new clients.
  */
 import { lakehouseError } from '../core/errors.js';
 import type { FileInfo, FileIO } from './fileio.js';
+import { AzureFileIO, type AzureFileIOOptions } from './azure.js';
+import { GcsFileIO, type GcsFileIOOptions } from './gcs.js';
 import { LocalFileIO, type LocalFileIOOptions } from './local.js';
 import { S3FileIO, type S3FileIOOptions } from './s3.js';
 import { WebHdfsFileIO, type WebHdfsFileIOOptions } from './webhdfs.js';
@@ -17,9 +21,13 @@ export interface StorageConfig {
   /** S3 options; `region` defaults to $AWS_REGION, $AWS_DEFAULT_REGION, then us-east-1. */
   s3?: Partial<S3FileIOOptions>;
   webhdfs?: WebHdfsFileIOOptions;
+  /** Azure Blob / ADLS Gen2 options (endpoint override, shared key, SAS, connection string, ...). */
+  azure?: AzureFileIOOptions;
+  /** GCS options (apiEndpoint override, projectId, keyFilename, ...). */
+  gcs?: GcsFileIOOptions;
 }
 
-export type StorageKind = 'local' | 's3' | 'webhdfs';
+export type StorageKind = 'local' | 's3' | 'webhdfs' | 'azure' | 'gcs';
 
 /** The backend a location belongs to. Throws STORAGE_ERROR for unsupported schemes. */
 export function storageKindOf(location: string): StorageKind {
@@ -39,6 +47,13 @@ export function storageKindOf(location: string): StorageKind {
     case 'swebhdfs':
     case 'hdfs':
       return 'webhdfs';
+    case 'abfss':
+    case 'abfs':
+    case 'wasbs':
+    case 'wasb':
+      return 'azure';
+    case 'gs':
+      return 'gcs';
     default:
       throw lakehouseError('STORAGE_ERROR', `Unsupported storage scheme '${m[1]}' in ${location}`, { file: location });
   }
@@ -93,6 +108,12 @@ export function fileIOFor(location: string, config: StorageConfig = {}): FileIO 
         break;
       case 'webhdfs':
         io = new WebHdfsFileIO(config.webhdfs);
+        break;
+      case 'azure':
+        io = new AzureFileIO(config.azure);
+        break;
+      case 'gcs':
+        io = new GcsFileIO(config.gcs);
         break;
     }
     cache.set(key, io);

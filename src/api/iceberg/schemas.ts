@@ -258,12 +258,13 @@ export const UpdateNamespacePropertiesRequest = Type.Object({
   removals: Type.Optional(Type.Array(Type.String(), { uniqueItems: true })),
   updates: Type.Optional(StringMap()),
 });
+// Spark's REST client sends explicit nulls for absent optional fields.
 export const CreateTableRequest = Type.Object({
   name: Type.String({ minLength: 1 }),
-  location: Type.Optional(Type.String()),
+  location: Type.Optional(Nullable(Type.String())),
   schema: Schema,
-  'partition-spec': Type.Optional(PartitionSpec),
-  'write-order': Type.Optional(SortOrder),
+  'partition-spec': Type.Optional(Nullable(PartitionSpec)),
+  'write-order': Type.Optional(Nullable(SortOrder)),
   'stage-create': Type.Optional(Type.Boolean()),
   properties: Type.Optional(StringMap()),
 });

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { openSqlCatalog } from '../catalog/open-catalog.js';
+import type { Catalog } from '../catalog/catalog.js';
+import type { SqlCatalog } from '../catalog/sql-catalog.js';
 import { Duck } from '../duck/db.js';
 import { writeManifestList } from '../iceberg/manifest-list.js';
 import { ManifestContent, type ManifestFile } from '../iceberg/manifest-types.js';
@@ -17,8 +19,30 @@ import { newSnapshotId, writeAddedManifest, buildSummary } from '../table/snapsh
  * new metadata file (fsynced) and compare-and-swap the pointer. Snapshots are prepared up front,
  * each chained on the previous one, and committed sequentially.
  */
+export interface CatalogCommitResult {
+  commitsPerSecond: number;
+  /** Load-table latency through the same catalog, ms (p50, p99). */
+  loadP50Ms: number;
+  loadP99Ms: number;
+}
+
 export async function benchCatalogCommits(storeUrl: string, warehouse: string, commits: number): Promise<number> {
+  return (await benchCommitsVia(storeUrl, warehouse, commits)).commitsPerSecond;
+}
+
+/**
+ * The same measurement with the commits (and table loads) sent through `via` — e.g. our REST
+ * catalog in front of the same store — instead of the embedded catalog.
+ */
+export async function benchCommitsVia(
+  storeUrl: string,
+  warehouse: string,
+  commits: number,
+  via?: (catalog: SqlCatalog) => Promise<{ catalog: Catalog; close(): Promise<void> }>,
+): Promise<CatalogCommitResult> {
   const catalog = await openSqlCatalog({ storeUrl, warehouse });
+  const remote = via ? await via(catalog) : null;
+  const committer: Catalog = remote?.catalog ?? catalog;
   const duck = await Duck.open({ threads: 1 });
   try {
     await catalog.createNamespace(['catalog_commits']);
@@ -51,7 +75,7 @@ export async function benchCatalogCommits(storeUrl: string, warehouse: string, c
     const t0 = performance.now();
     let prev: bigint | null = null;
     for (const snapshot of prepared) {
-      table = await catalog.commitTable(ident, {
+      table = await committer.commitTable(ident, {
         requirements: [{ type: 'assert-ref-snapshot-id', ref: 'main', 'snapshot-id': prev }],
         updates: [
           { action: 'add-snapshot', snapshot },
@@ -62,9 +86,17 @@ export async function benchCatalogCommits(storeUrl: string, warehouse: string, c
     }
     const ms = performance.now() - t0;
     if (currentSnapshot(table.metadata)?.summary['total-records'] !== String(commits)) throw new Error('catalog commit bench: wrong total-records');
-    return commits / (ms / 1000);
+    const loads: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const s = performance.now();
+      await committer.loadTable(ident);
+      loads.push(performance.now() - s);
+    }
+    loads.sort((a, b) => a - b);
+    return { commitsPerSecond: commits / (ms / 1000), loadP50Ms: loads[100], loadP99Ms: loads[197] };
   } finally {
     duck.close();
+    await remote?.close();
     await catalog.close();
   }
 }

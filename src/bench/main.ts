@@ -29,7 +29,9 @@ import { queryTable } from '../table/scan-query.js';
 import { makePathResolver } from '../table/paths.js';
 import { startBenchPostgres, type BenchPostgres } from './postgres.js';
 import { bestOf, Profile, timed } from './timing.js';
-import { benchCatalogCommits } from './catalog-commits.js';
+import { benchCatalogCommits, benchCommitsVia } from './catalog-commits.js';
+import { buildServer } from '../api/server.js';
+import { RestCatalogClient } from '../catalog/rest-client.js';
 import { benchQueryEngine } from './scan-bench.js';
 
 interface Options {
@@ -262,6 +264,15 @@ async function main(): Promise<void> {
     log(`(b) ${opts.commits} catalog commits on SQLite…`);
     const sqliteCatalog = await benchCatalogCommits(`sqlite:${join(dir, 'cc.db')}`, join(dir, 'wh-cc-sqlite'), opts.commits);
     rows.push({ metric: `catalog commits/s, SQLite (${opts.commits})`, ours: `${sqliteCatalog.toFixed(0)}/s`, baseline: '', ratio: '', goal: '>= 200/s', ok: sqliteCatalog >= 200 });
+    log(`(b) ${opts.commits} REST commits on SQLite…`);
+    const viaRest = async (catalog: SqlCatalog) => {
+      const app = await buildServer({ catalog, logLevel: 'error' });
+      const uri = await app.listen({ host: '127.0.0.1', port: 0 });
+      return { catalog: new RestCatalogClient({ uri, io: catalog.io }), close: () => app.close() };
+    };
+    const rest = await benchCommitsVia(`sqlite:${join(dir, 'rest.db')}`, join(dir, 'wh-rest'), opts.commits, viaRest);
+    rows.push({ metric: `REST commits/s, SQLite (${opts.commits}, over HTTP)`, ours: `${rest.commitsPerSecond.toFixed(0)}/s`, baseline: '', ratio: '', goal: '(report)' });
+    rows.push({ metric: 'REST load-table p50 / p99 (200 loads)', ours: `${rest.loadP50Ms.toFixed(1)} / ${rest.loadP99Ms.toFixed(1)} ms`, baseline: '', ratio: '', goal: '(report)' });
     log(`(b) ${opts.commits} small appends on SQLite…`);
     const sqliteRate = await benchCommits('SQLite', `sqlite:${join(dir, 'commits.db')}`, join(dir, 'wh-commits-sqlite'), opts.commits, opts, notes);
     rows.push({ metric: `append commits/s, SQLite (${opts.commits} x 1 row)`, ours: `${sqliteRate.toFixed(0)}/s`, baseline: '', ratio: '', goal: '(info)' });

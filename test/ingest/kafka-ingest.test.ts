@@ -297,7 +297,9 @@ describe('Kafka → Iceberg ingestion (real broker)', () => {
     const ident = { namespace: ['db'], name: 'scale' };
     const M = Math.min(N, 40_000);
     await produce(kafka.bootstrap, topic, record, 0, M);
-    const args = [join(REPO_ROOT, 'test/ingest/ingest-worker.mjs'), storeUrl, `${dir}/warehouse`, kafka.bootstrap, topic, 'g-scale', 'db', 'scale', String(Math.ceil(M / 40))];
+    // Small batches (~200 commits) keep the job running long enough for the second process to
+    // join the group and take its share of the partitions even on a loaded machine.
+    const args = [join(REPO_ROOT, 'test/ingest/ingest-worker.mjs'), storeUrl, `${dir}/warehouse`, kafka.bootstrap, topic, 'g-scale', 'db', 'scale', String(Math.ceil(M / 200))];
     const env = { ...process.env, LAKEHOUSE_WORKER_FSYNC: '0' };
     const t0 = Date.now();
     const a = spawnPeer(process.execPath, args, { cwd: REPO_ROOT, env });

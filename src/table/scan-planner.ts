@@ -1,6 +1,7 @@
 import { lakehouseError } from '../core/errors.js';
 import type { FileIO } from '../storage/fileio.js';
-import { cachedManifest, cachedManifestList } from './manifest-cache.js';
+import { readManifest } from '../iceberg/manifest.js';
+import { readManifestList } from '../iceberg/manifest-list.js';
 import {
   FileContent, ManifestContent, ManifestEntryStatus, type DataFile, type ManifestFile,
 } from '../iceberg/manifest-types.js';
@@ -53,7 +54,7 @@ function allFieldsSchema(md: TableMetadata): StructType {
 export async function listManifests(md: TableMetadata, snapshot: Snapshot, io: FileIO, resolve: PathResolver): Promise<ManifestFile[]> {
   if (snapshot['manifest-list']) {
     const file = resolve(snapshot['manifest-list']);
-    return cachedManifestList(io, file);
+    return readManifestList(await io.read(file), { file });
   }
   // v1 snapshots may list manifests inline; their counts are unknown until read.
   return (snapshot.manifests ?? []).map((p) => ({
@@ -101,7 +102,7 @@ export async function readLiveFiles(md: TableMetadata, manifests: ManifestFile[]
   });
   const perManifest = await mapLimit(selected, opts.concurrency ?? 16, async (m) => {
     const file = opts.resolve(m.manifestPath);
-    const { entries, meta } = await cachedManifest(opts.io, file, partitionTypes.get(m.partitionSpecId));
+    const { entries, meta } = readManifest(await opts.io.read(file), { file, partitionType: partitionTypes.get(m.partitionSpecId) });
     const specId = meta?.partitionSpecId ?? m.partitionSpecId;
     const spec = specs.get(specId);
     if (!spec) throw lakehouseError('INVALID_METADATA', `manifest uses unknown partition spec ${specId}`, { file });

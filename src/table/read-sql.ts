@@ -112,7 +112,7 @@ export async function buildReadSql(opts: ReadSqlOptions): Promise<string> {
   return `SELECT ${outer} FROM (${parts.join('\nUNION ALL\n')})`;
 }
 
-function readNameMapping(md: TableMetadata, schema: Schema): NameMapping {
+export function readNameMapping(md: TableMetadata, schema: Schema): NameMapping {
   const json = md.properties[NAME_MAPPING_PROPERTY];
   if (json) {
     try {
@@ -125,7 +125,7 @@ function readNameMapping(md: TableMetadata, schema: Schema): NameMapping {
   return nameMappingFromSchema(schema);
 }
 
-function initialDefaults(schema: Schema): Map<number, string> {
+export function initialDefaults(schema: Schema): Map<number, string> {
   const out = new Map<number, string>();
   for (const { field } of indexById(schema).values()) {
     if (field['initial-default'] !== undefined && field['initial-default'] !== null && isPrimitive(field.type)) {
@@ -135,7 +135,7 @@ function initialDefaults(schema: Schema): Map<number, string> {
   return out;
 }
 
-function findAnyField(md: TableMetadata, id: number): NestedField | undefined {
+export function findAnyField(md: TableMetadata, id: number): NestedField | undefined {
   for (let i = md.schemas.length - 1; i >= 0; i--) {
     const f = indexById(md.schemas[i]).get(id);
     if (f) return f.field;

@@ -1,17 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { isLakehouseError, lakehouseError } from '../core/errors.js';
-import { fromJsonValue } from '../iceberg/conversions.js';
 import { inheritManifestMetadata, readManifest, writeManifest } from '../iceberg/manifest.js';
 import { UNASSIGNED_SEQUENCE_NUMBER } from '../iceberg/manifest-list.js';
 import {
   FileContent, ManifestContent, ManifestEntryStatus, type DataFile, type ManifestEntry, type ManifestFile,
 } from '../iceberg/manifest-types.js';
-import { currentSchema, defaultSpec, NAME_MAPPING_PROPERTY, snapshotById, specById, type TableMetadata } from '../iceberg/metadata.js';
-import { nameMappingFromSchema, parseNameMapping, type NameMapping } from '../iceberg/name-mapping.js';
+import { currentSchema, defaultSpec, snapshotById, specById, type TableMetadata } from '../iceberg/metadata.js';
 import { partitionType } from '../iceberg/partition.js';
 import { indexById, type Schema } from '../iceberg/schema.js';
 import { MAIN_BRANCH, type Snapshot, type SnapshotSummary } from '../iceberg/snapshot.js';
-import { isPrimitive, type IcebergType, type NestedField } from '../iceberg/types.js';
+import type { NestedField } from '../iceberg/types.js';
 import type { Catalog, LoadedTable } from '../catalog/catalog.js';
 import type { TableIdent } from '../catalog/store.js';
 import { ident, str, type Duck } from '../duck/db.js';
@@ -19,6 +17,7 @@ import { readParquetSchemas, type ParquetFileSchema } from '../duck/parquet-sche
 import { projectFile } from '../duck/projection.js';
 import { sqlLiteral } from '../duck/types.js';
 import { writeDataFiles } from './data-writer.js';
+import { findAnyField, initialDefaults, readNameMapping } from './read-sql.js';
 import { tableResolver } from './paths.js';
 import { writePositionDeleteFile } from './position-delete-writer.js';
 import { partitionKey, planScan, type DataTask, type LiveFile, type ScanPlan } from './scan-planner.js';
@@ -137,35 +136,6 @@ class LiveRows {
   }
 }
 
-function readNameMapping(md: TableMetadata, schema: Schema): NameMapping {
-  const json = md.properties[NAME_MAPPING_PROPERTY];
-  if (json) {
-    try {
-      return parseNameMapping(json);
-    } catch (e) {
-      throw lakehouseError('INVALID_METADATA', `invalid ${NAME_MAPPING_PROPERTY}: ${(e as Error).message}`);
-    }
-  }
-  return nameMappingFromSchema(schema);
-}
-
-function initialDefaults(schema: Schema): Map<number, string> {
-  const out = new Map<number, string>();
-  for (const { field } of indexById(schema).values()) {
-    if (field['initial-default'] !== undefined && field['initial-default'] !== null && isPrimitive(field.type)) {
-      out.set(field.id, sqlLiteral(field.type, fromJsonValue(field.type as IcebergType, field['initial-default']) as never));
-    }
-  }
-  return out;
-}
-
-function findAnyField(md: TableMetadata, id: number): NestedField | undefined {
-  for (let i = md.schemas.length - 1; i >= 0; i--) {
-    const f = indexById(md.schemas[i]).get(id);
-    if (f) return f.field;
-  }
-  return undefined;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Manifest rewriting.
@@ -447,7 +417,6 @@ async function planDelete(duck: Duck, table: LoadedTable, plan: ScanPlan, predic
 
 /** On a rebased plan: files to remove / partly deleted must be live, partly deleted ones with no new deletes. */
 function touchedFilesRemoval(dp: DeletePlan): RowDeltaCommit['remove'] {
-  const removedPaths = new Set(dp.removed.map((t) => t.file.filePath));
   const copyOnWrite = dp.added.some((a) => a.file.content === FileContent.DATA);
   return (plan, rebased) => {
     if (!rebased) {

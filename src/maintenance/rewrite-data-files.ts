@@ -1,11 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { isLakehouseError, lakehouseError } from '../core/errors.js';
-import { writeManifest } from '../iceberg/manifest.js';
 import {
-  FileContent, ManifestContent, ManifestEntryStatus, type DataFile, type ManifestFile,
+  FileContent, ManifestContent, type DataFile, type ManifestFile,
 } from '../iceberg/manifest-types.js';
 import { currentSchema, specById, type TableMetadata } from '../iceberg/metadata.js';
-import { isUnpartitioned, partitionType, type PartitionSpec } from '../iceberg/partition.js';
+import { isUnpartitioned } from '../iceberg/partition.js';
 import { indexById } from '../iceberg/schema.js';
 import { MAIN_BRANCH } from '../iceberg/snapshot.js';
 import { isUnsorted, type SortOrder } from '../iceberg/sort-order.js';
@@ -18,8 +16,8 @@ import { DELETE_FILE_PATH_ID } from '../table/position-delete-writer.js';
 import { buildReadSql } from '../table/read-sql.js';
 import { rewriteManifestRemoving } from '../table/row-delta.js';
 import { partitionKey, planScan, type DataTask, type LiveFile, type ScanPlan } from '../table/scan-planner.js';
-import { commitSnapshot, newSnapshotId, partitionSummaries, type FileChanges } from '../table/snapshot-producer.js';
-import { loadedSnapshotOf, metadataDir, resolverOf } from './common.js';
+import { commitSnapshot, newSnapshotId, writeAddedManifest, type FileChanges } from '../table/snapshot-producer.js';
+import { loadedSnapshotOf, resolverOf } from './common.js';
 
 /**
  * Compaction (Java's RewriteDataFiles, bin-pack / sort strategy) as one `replace` snapshot.
@@ -177,39 +175,6 @@ export function danglingDeletes(md: TableMetadata, plan: ScanPlan, replaced: Rea
     if (removable) out.push(d);
   }
   return out;
-}
-
-/** A manifest of ADDED entries with an explicit data sequence number (null: inherited). */
-async function writeManifestWithSequence(table: LoadedTable, spec: PartitionSpec, snapshotId: bigint, files: DataFile[], dataSequenceNumber: bigint | null): Promise<ManifestFile> {
-  const md = table.metadata;
-  const schema = currentSchema(md);
-  const ptype = partitionType(spec, schema);
-  const bytes = writeManifest({
-    formatVersion: md['format-version'],
-    spec: { specId: spec['spec-id'], fields: spec.fields.map((f) => ({ ...f })) },
-    partitionType: ptype,
-    schema,
-    content: ManifestContent.DATA,
-    entries: files.map((dataFile) => ({ status: ManifestEntryStatus.ADDED, snapshotId, sequenceNumber: dataSequenceNumber, fileSequenceNumber: null, dataFile })),
-  });
-  const path = `${metadataDir(md)}/${randomUUID()}-m0.avro`;
-  await table.io.writeIfAbsent(path, bytes);
-  return {
-    manifestPath: path,
-    manifestLength: BigInt(bytes.length),
-    partitionSpecId: spec['spec-id'],
-    content: ManifestContent.DATA,
-    sequenceNumber: -1n,
-    minSequenceNumber: dataSequenceNumber ?? -1n,
-    addedSnapshotId: snapshotId,
-    addedFilesCount: files.length,
-    existingFilesCount: 0,
-    deletedFilesCount: 0,
-    addedRowsCount: files.reduce((a, f) => a + f.recordCount, 0n),
-    existingRowsCount: 0n,
-    deletedRowsCount: 0n,
-    partitions: partitionSummaries(files, ptype),
-  };
 }
 
 function newDeletesFor(before: DataTask, now: DataTask): LiveFile[] {
@@ -389,7 +354,7 @@ export async function rewriteDataFiles(catalog: Catalog, tableIdent: TableIdent,
             const key = `${specId}|${gs.map((g) => g.key).sort().join('\u0000')}`;
             let m = addedCache.get(key);
             if (!m) {
-              m = await writeManifestWithSequence(b, specById(b.metadata, specId), snapshotId, files, v2 ? startingSeq : null);
+              m = await writeAddedManifest(b, specById(b.metadata, specId), snapshotId, files, ManifestContent.DATA, v2 ? startingSeq : null);
               written.add(m.manifestPath);
               addedCache.set(key, m);
             }

@@ -57,13 +57,18 @@ export interface NewManifest {
   file: ManifestFile;
 }
 
-/** Writes one manifest of ADDED entries for files produced by snapshot `snapshotId`. */
+/**
+ * Writes one manifest of ADDED entries for files produced by snapshot `snapshotId`. Their data
+ * sequence number is inherited from the snapshot, unless `dataSequenceNumber` pins it (compaction
+ * keeps the sequence number it started from).
+ */
 export async function writeAddedManifest(
   table: LoadedTable,
   spec: PartitionSpec,
   snapshotId: bigint,
   files: DataFile[],
   content: ManifestContent,
+  dataSequenceNumber: bigint | null = null,
 ): Promise<ManifestFile> {
   const md = table.metadata;
   const schema = currentSchema(md);
@@ -74,7 +79,7 @@ export async function writeAddedManifest(
     partitionType: ptype,
     schema,
     content,
-    entries: files.map((dataFile) => ({ status: ManifestEntryStatus.ADDED, snapshotId, sequenceNumber: null, fileSequenceNumber: null, dataFile })),
+    entries: files.map((dataFile) => ({ status: ManifestEntryStatus.ADDED, snapshotId, sequenceNumber: dataSequenceNumber, fileSequenceNumber: null, dataFile })),
   });
   const path = `${metadataDir(md)}/${randomUUID()}-m0.avro`;
   await table.io.writeIfAbsent(path, bytes);
@@ -85,7 +90,7 @@ export async function writeAddedManifest(
     content,
     // -1: assigned when the manifest list is written (inheritance, spec "Sequence Numbers").
     sequenceNumber: -1n,
-    minSequenceNumber: -1n,
+    minSequenceNumber: dataSequenceNumber ?? -1n,
     addedSnapshotId: snapshotId,
     addedFilesCount: files.length,
     existingFilesCount: 0,

@@ -27,6 +27,22 @@ import type { StorageConfig } from './storage/registry.js';
  * | storage.s3.pathStyle            | LAKEHOUSE_S3_PATH_STYLE (true/false) | false                       |
  * | storage.webhdfs.address         | LAKEHOUSE_WEBHDFS_ADDRESS            | (http://nn:9870 style)      |
  * | storage.webhdfs.user            | LAKEHOUSE_WEBHDFS_USER               | $HADOOP_USER_NAME / OS user |
+ * | auth.anonymous                  | LAKEHOUSE_AUTH_ANONYMOUS (true/false) | false (credentials required) |
+ * | auth.anonymousPrincipal         | LAKEHOUSE_AUTH_ANONYMOUS_PRINCIPAL   | admin                       |
+ * | auth.tokenSecret                | LAKEHOUSE_AUTH_TOKEN_SECRET          | (random, kept in the catalog store) |
+ * | auth.tokenTtlSeconds            | LAKEHOUSE_AUTH_TOKEN_TTL_SECONDS     | 3600                        |
+ * | auth.metricsPublic              | LAKEHOUSE_AUTH_METRICS_PUBLIC (true/false) | true                  |
+ * | auth.oidc.issuer                | LAKEHOUSE_OIDC_ISSUER                | (OIDC off)                  |
+ * | auth.oidc.audience              | LAKEHOUSE_OIDC_AUDIENCE              | (required with issuer)      |
+ * | auth.oidc.principalClaim        | LAKEHOUSE_OIDC_PRINCIPAL_CLAIM       | sub                         |
+ * | auth.oidc.rolesClaim            | LAKEHOUSE_OIDC_ROLES_CLAIM           | groups                      |
+ * | auth.oidc.algorithms            | LAKEHOUSE_OIDC_ALGORITHMS (comma list) | RS256,ES256,PS256,EdDSA   |
+ * | tls.cert                        | LAKEHOUSE_TLS_CERT                   | (plain HTTP)                |
+ * | tls.key                         | LAKEHOUSE_TLS_KEY                    | (plain HTTP)                |
+ *
+ * Security: without `auth.anonymous` every /v1 and /api/v1 request needs credentials (the first
+ * start prints an admin API key once). TLS: `tls.cert` and `tls.key` (PEM file paths) together turn
+ * on HTTPS; without them the service speaks plain HTTP (put it behind a TLS-terminating proxy).
  *
  * Secrets (S3 keys, session token, passwords in a PostgreSQL URL) are never logged: use
  * `redactConfig` before printing a config.
@@ -69,6 +85,37 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    auth: Type.Object(
+      {
+        anonymous: Type.Boolean({ description: 'Requests without credentials act as anonymousPrincipal (off: credentials required)' }),
+        anonymousPrincipal: Type.Optional(Type.String({ minLength: 1 })),
+        tokenSecret: Type.Optional(Type.String({ minLength: 32, description: 'HS256 secret for access tokens from /v1/oauth/tokens' })),
+        tokenTtlSeconds: Type.Optional(Type.Integer({ minimum: 60 })),
+        metricsPublic: Type.Optional(Type.Boolean({ description: 'GET /metrics without credentials' })),
+        oidc: Type.Optional(
+          Type.Object(
+            {
+              issuer: Type.String({ pattern: '^https?://', description: 'OIDC issuer; discovery at <issuer>/.well-known/openid-configuration' }),
+              audience: Type.String({ minLength: 1 }),
+              principalClaim: Type.Optional(Type.String({ minLength: 1 })),
+              rolesClaim: Type.Optional(Type.String({ minLength: 1, description: 'Claim (dotted path) whose values are role names' })),
+              algorithms: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9]+(,[A-Za-z0-9]+)*$', description: 'Accepted JWS algorithms, comma-separated' })),
+            },
+            { additionalProperties: false },
+          ),
+        ),
+      },
+      { additionalProperties: false },
+    ),
+    tls: Type.Optional(
+      Type.Object(
+        {
+          cert: Type.String({ minLength: 1, description: 'PEM certificate (chain) file' }),
+          key: Type.String({ minLength: 1, description: 'PEM private key file' }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -92,6 +139,18 @@ export const ENV_VARS: Record<string, { path: string[]; kind: 'string' | 'int' |
   LAKEHOUSE_S3_PATH_STYLE: { path: ['storage', 's3', 'pathStyle'], kind: 'bool' },
   LAKEHOUSE_WEBHDFS_ADDRESS: { path: ['storage', 'webhdfs', 'address'], kind: 'string' },
   LAKEHOUSE_WEBHDFS_USER: { path: ['storage', 'webhdfs', 'user'], kind: 'string' },
+  LAKEHOUSE_AUTH_ANONYMOUS: { path: ['auth', 'anonymous'], kind: 'bool' },
+  LAKEHOUSE_AUTH_ANONYMOUS_PRINCIPAL: { path: ['auth', 'anonymousPrincipal'], kind: 'string' },
+  LAKEHOUSE_AUTH_TOKEN_SECRET: { path: ['auth', 'tokenSecret'], kind: 'string' },
+  LAKEHOUSE_AUTH_TOKEN_TTL_SECONDS: { path: ['auth', 'tokenTtlSeconds'], kind: 'int' },
+  LAKEHOUSE_AUTH_METRICS_PUBLIC: { path: ['auth', 'metricsPublic'], kind: 'bool' },
+  LAKEHOUSE_OIDC_ISSUER: { path: ['auth', 'oidc', 'issuer'], kind: 'string' },
+  LAKEHOUSE_OIDC_AUDIENCE: { path: ['auth', 'oidc', 'audience'], kind: 'string' },
+  LAKEHOUSE_OIDC_PRINCIPAL_CLAIM: { path: ['auth', 'oidc', 'principalClaim'], kind: 'string' },
+  LAKEHOUSE_OIDC_ROLES_CLAIM: { path: ['auth', 'oidc', 'rolesClaim'], kind: 'string' },
+  LAKEHOUSE_OIDC_ALGORITHMS: { path: ['auth', 'oidc', 'algorithms'], kind: 'string' },
+  LAKEHOUSE_TLS_CERT: { path: ['tls', 'cert'], kind: 'string' },
+  LAKEHOUSE_TLS_KEY: { path: ['tls', 'key'], kind: 'string' },
 };
 
 function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
@@ -166,6 +225,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: LoadConfi
   c.logLevel ??= 'info';
   c.shutdownTimeoutMs ??= 30_000;
   c.storage ??= {};
+  c.auth ??= {};
+  if (c.auth !== null && typeof c.auth === 'object' && !Array.isArray(c.auth)) (c.auth as Record<string, unknown>).anonymous ??= false;
+  if (c.tls && typeof c.tls === 'object') {
+    for (const k of ['cert', 'key'] as const) {
+      const t = c.tls as Record<string, unknown>;
+      if (typeof t[k] === 'string' && t[k] !== '') t[k] = resolve(cwd, t[k] as string);
+    }
+  }
   if (typeof c.warehouse === 'string' && c.warehouse !== '' && !isRemote(c.warehouse)) {
     c.warehouse = resolve(cwd, c.warehouse.replace(/^file:(\/\/)?/i, ''));
     c.catalogUrl ??= `sqlite:${resolve(c.warehouse as string, 'catalog.db')}`;
@@ -212,6 +279,26 @@ export function storageConfigOf(config: Config): StorageConfig {
   return out;
 }
 
+/** The service's security options (src/security/http.ts SecurityOptions) from the config. */
+export function securityConfigOf(config: Config): {
+  anonymous: boolean;
+  anonymousPrincipal?: string;
+  tokenSecret?: string;
+  tokenTtlSeconds?: number;
+  metricsPublic?: boolean;
+  oidc?: { issuer: string; audience: string; principalClaim?: string; rolesClaim?: string; algorithms?: string[] };
+} {
+  const a = config.auth;
+  return {
+    anonymous: a.anonymous,
+    anonymousPrincipal: a.anonymousPrincipal,
+    tokenSecret: a.tokenSecret,
+    tokenTtlSeconds: a.tokenTtlSeconds,
+    metricsPublic: a.metricsPublic,
+    oidc: a.oidc ? { ...a.oidc, algorithms: a.oidc.algorithms?.split(',') } : undefined,
+  };
+}
+
 export const REDACTED = '[REDACTED]';
 
 /** Masks a URL's password (postgres://user:pass@host → postgres://user:[REDACTED]@host). */
@@ -226,5 +313,6 @@ export function redactConfig(config: Config): Config {
   if (c.storage.s3) {
     for (const k of ['accessKeyId', 'secretAccessKey', 'sessionToken'] as const) if (c.storage.s3[k]) c.storage.s3[k] = REDACTED;
   }
+  if (c.auth.tokenSecret) c.auth.tokenSecret = REDACTED;
   return c;
 }

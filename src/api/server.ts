@@ -12,6 +12,8 @@ import { loggerOptions, requestIdFor, REQUEST_ID_HEADER } from '../observability
 import { Metrics } from '../observability/metrics.js';
 import { registerIcebergRest } from './iceberg-rest.js';
 import { ownApi, ownStoreFor } from './own/index.js';
+import { installSecurity, type SecurityOptions } from '../security/http.js';
+import { securityApi } from '../security/routes.js';
 
 export interface ServerOptions {
   catalog: Catalog;
@@ -24,6 +26,13 @@ export interface ServerOptions {
   /** Warehouse root and its FileIO, for /ready (default: taken from the SqlCatalog). */
   warehouse?: string;
   io?: FileIO;
+  /**
+   * Authentication and authorization (src/security). Default `{}`: every API request needs
+   * credentials. `{ anonymous: true }` lets requests without credentials act as admin.
+   */
+  security?: SecurityOptions;
+  /** PEM certificate and key: serve HTTPS (plain HTTP only when absent). */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 export const API_VERSION = '0.1.0';
@@ -51,7 +60,11 @@ export const OPENAPI_INFO = {
     { name: 'ingestion', description: 'Ingestion job definitions' },
     { name: 'schedules', description: 'Scheduled jobs (SQL, maintenance, batch ingestion), their runs, run-now and cancel' },
     { name: 'queries', description: 'SQL queries over catalog tables: sync or async, JSON or CSV, paging, cancel, history' },
+    { name: 'security', description: 'Principals, roles, grants, API keys, column masks, row filters, audit log (needs MANAGE_GRANTS)' },
   ],
+  // Declared, not required per operation in the document: the requirement is enforced by the
+  // service (src/security/rules.ts), and a global one makes generic clients send made-up tokens.
+  components: { securitySchemes: { bearer: { type: 'http' as const, scheme: 'bearer', description: 'API key (lhk_…), an access token from POST /v1/oauth/tokens, or an OIDC JWT. Required on /v1/** and /api/v1/** unless anonymous access is configured (docs/security.md).' } } },
 };
 
 /**
@@ -67,6 +80,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     genReqId: requestIdFor,
     return503OnClosing: true,
     routerOptions: { maxParamLength: 2048 },
+    ...(opts.tls ? { https: { cert: opts.tls.cert, key: opts.tls.key } } : {}),
     // Router-level failures (bad URL encoding, over-long path parameters) in the same error shape.
     frameworkErrors: (err, req, reply) => {
       const status = (err as { statusCode?: number }).statusCode ?? 400;
@@ -118,6 +132,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     return payload;
   });
   metrics.instrumentServer(app);
+  // Before any route: its onRoute hook must see them all.
+  const security = await installSecurity(app, { catalog: opts.catalog, prefix: opts.prefix ?? opts.catalog.name, security: opts.security ?? {} });
 
   await app.register(swagger, {
     openapi: OPENAPI_INFO,
@@ -146,6 +162,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   );
   registerIcebergRest(app, catalog, opts.prefix ?? opts.catalog.name);
   await app.register(ownApi, { prefix: '/api/v1', catalog, store: ownStoreFor(opts.catalog) });
+  await app.register(securityApi, { prefix: '/api/v1/security', runtime: security });
   return app;
 }
 

@@ -32,6 +32,10 @@ export const ERRORS = {
   QUERY_TIMEOUT: { status: 408, type: 'QueryTimeoutException' },
   /** A query was cancelled (DELETE /api/v1/queries/{id}). */
   QUERY_CANCELLED: { status: 409, type: 'QueryCancelledException' },
+  /** Missing or bad credentials (sent with `WWW-Authenticate`). */
+  UNAUTHENTICATED: { status: 401, type: 'NotAuthorizedException' },
+  /** Authenticated, but not allowed. */
+  FORBIDDEN: { status: 403, type: 'ForbiddenException' },
 } as const satisfies Record<string, { status: number; type: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

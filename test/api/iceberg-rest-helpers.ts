@@ -35,7 +35,7 @@ export interface RestFixture {
 export async function startRest(): Promise<RestFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'lh-rest-'));
   const catalog = await openSqlCatalog({ storeUrl: `sqlite:${dir}/catalog.db`, warehouse: `${dir}/wh` });
-  const app = await buildServer({ catalog, logLevel: 'warn' });
+  const app = await buildServer({ catalog, logLevel: 'warn', security: { anonymous: true } });
   const root = `${await app.listen({ host: '127.0.0.1', port: 0 })}/v1`;
   const raw = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> => {
     const res = await fetch(`${root}${path}`, {

@@ -17,7 +17,7 @@ describe('Iceberg REST catalog', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'lh-rest-'));
     catalog = await openSqlCatalog({ storeUrl: `sqlite:${dir}/catalog.db`, warehouse: `${dir}/wh` });
-    app = await buildServer({ catalog, logLevel: 'warn' });
+    app = await buildServer({ catalog, logLevel: 'warn', security: { anonymous: true } });
     base = `${await app.listen({ host: '127.0.0.1', port: 0 })}/v1`;
   });
   afterAll(async () => {

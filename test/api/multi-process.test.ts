@@ -41,6 +41,7 @@ describe('two service processes on one PostgreSQL catalog', () => {
           LAKEHOUSE_CATALOG_URL: pg.url,
           LAKEHOUSE_SCHEDULER: 'off',
           LAKEHOUSE_LOG_LEVEL: 'warn',
+          LAKEHOUSE_AUTH_ANONYMOUS: 'true',
         },
       });
       const uri = `http://127.0.0.1:${port}`;

@@ -29,7 +29,7 @@ export async function startTestServer(logLevel = 'info'): Promise<TestServer> {
       cb();
     },
   });
-  const app = await buildServer({ catalog, logLevel, logStream: logStream as never });
+  const app = await buildServer({ catalog, logLevel, logStream: logStream as never, security: { anonymous: true } });
   const base = await app.listen({ host: '127.0.0.1', port: 0 });
   const call: TestServer['call'] = async (method, path, body, headers = {}) => {
     const res = await fetch(`${base}${path}`, {

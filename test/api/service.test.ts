@@ -102,7 +102,7 @@ describe('lakehouse serve', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lh-serve-'));
     const child = spawn(process.execPath, [BIN, 'serve'], {
       cwd: dir,
-      env: { ...process.env, LAKEHOUSE_PORT: '0', LAKEHOUSE_LOG_LEVEL: 'info' },
+      env: { ...process.env, LAKEHOUSE_PORT: '0', LAKEHOUSE_LOG_LEVEL: 'info', LAKEHOUSE_AUTH_ANONYMOUS: 'true' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';

@@ -36,7 +36,7 @@ describe('PyIceberg against the lakehouse REST catalog', () => {
     const port = await freePort();
     uri = `http://127.0.0.1:${port}`;
     server = spawnPeer(process.execPath, [BIN, 'serve'], {
-      env: { ...process.env, LAKEHOUSE_PORT: String(port), LAKEHOUSE_WAREHOUSE: warehouse, LAKEHOUSE_CATALOG_URL: catalogUrl, LAKEHOUSE_LOG_LEVEL: 'warn' },
+      env: { ...process.env, LAKEHOUSE_PORT: String(port), LAKEHOUSE_WAREHOUSE: warehouse, LAKEHOUSE_CATALOG_URL: catalogUrl, LAKEHOUSE_LOG_LEVEL: 'warn', LAKEHOUSE_AUTH_ANONYMOUS: 'true' },
     });
     await waitUntil(server, 'lakehouse serve', async () => (await fetch(`${uri}/v1/config`).catch(() => null))?.ok === true, 60_000);
   }, 90_000);

@@ -59,7 +59,7 @@ describe('Spark (Iceberg Spark runtime) against the lakehouse REST catalog', () 
     const catalogUrl = `sqlite:${join(dir, 'catalog.db')}`;
     const port = await freePort();
     uri = `http://127.0.0.1:${port}`;
-    env = { ...process.env, LAKEHOUSE_WAREHOUSE: warehouse, LAKEHOUSE_CATALOG_URL: catalogUrl, LAKEHOUSE_LOG_LEVEL: 'warn' };
+    env = { ...process.env, LAKEHOUSE_WAREHOUSE: warehouse, LAKEHOUSE_CATALOG_URL: catalogUrl, LAKEHOUSE_LOG_LEVEL: 'warn', LAKEHOUSE_AUTH_ANONYMOUS: 'true' };
     server = spawnPeer(process.execPath, [BIN, 'serve'], { env: { ...env, LAKEHOUSE_PORT: String(port) } });
     await waitUntil(server, 'lakehouse serve', async () => (await fetch(`${uri}/v1/config`).catch(() => null))?.ok === true, 60_000);
   }, 360_000);

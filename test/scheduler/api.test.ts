@@ -95,7 +95,7 @@ describe('own API: schedules', () => {
   }, 60_000);
 
   it('startScheduler({app}) stops the runner when the server closes (the serve() wiring)', async () => {
-    const app = await buildServer({ catalog: s.catalog, logLevel: 'warn' });
+    const app = await buildServer({ catalog: s.catalog, logLevel: 'warn', security: { anonymous: true } });
     const handle = startScheduler(s.catalog, null, { app, pollMs: 100 });
     await app.listen({ host: '127.0.0.1', port: 0 });
     expect(handle.runner!.running).toBe(true);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler, onSendHookHandler } from 'fastify';
 
 /**
@@ -59,7 +60,10 @@ export class IdempotencyCache {
     const raw = req.headers['idempotency-key'];
     const key = Array.isArray(raw) ? raw[0] : raw;
     if (!key) return;
-    const id = `${key} ${req.method} ${req.url}`;
+    // Keyed by the caller's credential too: a replay must never hand one principal's stored
+    // response to another (the replay happens before the privilege check runs).
+    const auth = req.headers.authorization ?? '';
+    const id = `${createHash('sha256').update(auth).digest('base64url')} ${key} ${req.method} ${req.url}`;
     for (;;) {
       const now = Date.now();
       this.#sweep(now);

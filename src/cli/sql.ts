@@ -25,6 +25,7 @@ export async function sqlCommand(args: string[], usage: string): Promise<number>
       format: { type: 'string', default: 'table' },
       namespace: { type: 'string' },
       url: { type: 'string' },
+      token: { type: 'string' },
       'max-rows': { type: 'string' },
       'timeout-ms': { type: 'string' },
     },
@@ -41,7 +42,8 @@ export async function sqlCommand(args: string[], usage: string): Promise<number>
     return n;
   };
   const req = { sql: positionals[0], namespace: values.namespace, maxRows: int('max-rows', values['max-rows']), timeoutMs: int('timeout-ms', values['timeout-ms']) };
-  const result = values.url ? await remote(values.url, req) : await local(req);
+  const token = values.token ?? process.env.LAKEHOUSE_TOKEN;
+  const result = values.url ? await remote(values.url, req, token) : await local(req);
   if (format === 'json') process.stdout.write(`${stringifyJson(result)}\n`);
   else if (format === 'csv') process.stdout.write(toCsv(result));
   else {
@@ -91,10 +93,10 @@ function codeOf(status: number, type: string): ErrorCode {
   return keys.find((k) => ERRORS[k].status === status && ERRORS[k].type === type) ?? keys.find((k) => ERRORS[k].status === status) ?? 'INTERNAL';
 }
 
-async function call(url: string, init?: RequestInit): Promise<any> {
+export async function call(url: string, init?: RequestInit): Promise<any> {
   let res: Response;
   try {
-    res = await fetch(url, { ...init, headers: { accept: 'application/json', ...(init?.body ? { 'content-type': 'application/json' } : {}) } });
+    res = await fetch(url, { ...init, headers: { accept: 'application/json', ...(init?.body ? { 'content-type': 'application/json' } : {}), ...(init?.headers as Record<string, string> | undefined) } });
   } catch (e) {
     throw lakehouseError('SERVICE_UNAVAILABLE', `cannot reach ${url}: ${(e as Error).cause ?? (e as Error).message}`);
   }
@@ -112,16 +114,18 @@ async function call(url: string, init?: RequestInit): Promise<any> {
   return body;
 }
 
-async function remote(base: string, req: SqlRequest): Promise<SqlResult> {
+async function remote(base: string, req: SqlRequest, bearer: string | undefined): Promise<SqlResult> {
   const root = `${base.replace(/\/+$/, '')}/api/v1/queries`;
+  const headers: Record<string, string> = bearer ? { authorization: `Bearer ${bearer}` } : {};
   const first = await call(root, {
     method: 'POST',
+    headers,
     body: JSON.stringify({ sql: req.sql, defaultNamespace: req.namespace, maxRows: req.maxRows, timeoutMs: req.timeoutMs, pageSize: 100_000 }),
   });
   const rows: JsonValue[][] = [...first.rows];
   let token: string | undefined = first.nextPageToken;
   while (token) {
-    const page = await call(`${root}/${first.queryId}/results?pageSize=100000&pageToken=${encodeURIComponent(token)}`);
+    const page = await call(`${root}/${first.queryId}/results?pageSize=100000&pageToken=${encodeURIComponent(token)}`, { headers });
     rows.push(...page.rows);
     token = page.nextPageToken;
   }

@@ -1,7 +1,7 @@
 import { lakehouseError, isLakehouseError } from '../core/errors.js';
 import type { Catalog, LoadedTable } from '../catalog/catalog.js';
 import type { TableIdent } from '../catalog/store.js';
-import type { DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBType } from '@duckdb/node-api';
 import { Duck, ident as q, str } from '../duck/db.js';
 import { toJsonValue, type JsonValue } from '../duck/result-json.js';
 import { currentSchema, currentSnapshot, schemaById } from '../iceberg/metadata.js';
@@ -54,6 +54,8 @@ export interface QueryStats {
 
 export interface QueryResult {
   columns: { name: string; type: string }[];
+  /** The columns' DuckDB types (the Arrow rendering maps them; `columns` carries their names). */
+  duckTypes: DuckDBType[];
   rows: JsonValue[][];
   truncated: boolean;
   stats: QueryStats;
@@ -93,12 +95,16 @@ export function newStats(): QueryStats {
   return { tables: [], dataFiles: 0, filesScanned: 0, filesPruned: 0, bytesScanned: 0, totalBytes: 0, planningMs: 0, executionMs: 0 };
 }
 
-/** Locks the DuckDB instance to the given files and directories; nothing can unlock it. */
+/**
+ * Locks the DuckDB instance to the given files and directories; nothing can unlock it. One
+ * multi-statement call: each call is a round trip through the libuv thread pool, which a busy
+ * service shares with file I/O.
+ */
 export async function lockDown(duck: Duck, paths: Iterable<string>, directories: string[]): Promise<void> {
-  await duck.run(`SET allowed_paths = [${[...paths].map(str).join(', ')}]`);
-  if (directories.length) await duck.run(`SET allowed_directories = [${directories.map((d) => str(d.endsWith('/') ? d : `${d}/`)).join(', ')}]`);
-  await duck.run('SET enable_external_access = false');
-  await duck.run('SET lock_configuration = true');
+  const statements = [`SET allowed_paths = [${[...paths].map(str).join(', ')}]`];
+  if (directories.length) statements.push(`SET allowed_directories = [${directories.map((d) => str(d.endsWith('/') ? d : `${d}/`)).join(', ')}]`);
+  statements.push('SET enable_external_access = false', 'SET lock_configuration = true');
+  await duck.run(statements.join(';\n'));
 }
 
 interface Binding {
@@ -122,8 +128,7 @@ export class QueryEngine {
     try {
       if (opts.onConnection) {
         // Progress is only tracked with the progress bar on (not printed).
-        await duck.run('SET enable_progress_bar = true');
-        await duck.run('SET enable_progress_bar_print = false');
+        await duck.run('SET enable_progress_bar = true; SET enable_progress_bar_print = false');
         opts.onConnection(duck.conn);
       }
       const write = parseWrite(sql);
@@ -148,7 +153,7 @@ export class QueryEngine {
       const rows = (all.length > max ? all.slice(0, max) : all).map((r) => r.map(toJsonValue));
       const names = reader.columnNames();
       const types = reader.columnTypes();
-      return { columns: names.map((name, i) => ({ name, type: types[i].toString() })), rows, truncated: all.length > max, stats };
+      return { columns: names.map((name, i) => ({ name, type: types[i].toString() })), duckTypes: types, rows, truncated: all.length > max, stats };
     } catch (e) {
       if (signal?.aborted) throw abortError(signal);
       throw e;
@@ -180,14 +185,15 @@ export class QueryEngine {
       const key = `${binding.duckCatalog}.${binding.duckSchema}.${binding.duckTable}`;
       if (bound.has(key)) continue;
       bound.add(key);
+      const ddl: string[] = [];
       if (binding.duckCatalog && !attached.has(binding.duckCatalog)) {
-        await duck.run(`ATTACH ':memory:' AS ${q(binding.duckCatalog)}`);
+        ddl.push(`ATTACH ':memory:' AS ${q(binding.duckCatalog)}`);
         attached.add(binding.duckCatalog);
       }
       const viewSql = await this.tableSql(duck, ref, statements, opts, stats, allowed);
       const schemaName = binding.duckCatalog ? `${q(binding.duckCatalog)}.${q(binding.duckSchema)}` : q(binding.duckSchema);
-      await duck.run(`CREATE SCHEMA IF NOT EXISTS ${schemaName}`);
-      await duck.run(`CREATE OR REPLACE VIEW ${schemaName}.${q(binding.duckTable)} AS ${viewSql}`);
+      ddl.push(`CREATE SCHEMA IF NOT EXISTS ${schemaName}`, `CREATE OR REPLACE VIEW ${schemaName}.${q(binding.duckTable)} AS ${viewSql}`);
+      await duck.run(ddl.join(';\n'));
     }
     return allowed;
   }

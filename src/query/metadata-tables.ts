@@ -86,12 +86,19 @@ export async function metadataTableSql(kind: string, table: TableSource, snapsho
       );
     case 'manifests': {
       const manifests = snapshot ? await listManifests(md, snapshot, table.io, table.resolve) : [];
+      // As Trino and PyIceberg: the file counts of a manifest go to the data or the delete columns
+      // by its content, the other pair is 0.
       return valuesSql(
         [['content', 'INTEGER'], ['path', 'VARCHAR'], ['length', 'BIGINT'], ['partition_spec_id', 'INTEGER'], ['added_snapshot_id', 'BIGINT'],
           ['added_data_files_count', 'INTEGER'], ['existing_data_files_count', 'INTEGER'], ['deleted_data_files_count', 'INTEGER'],
+          ['added_delete_files_count', 'INTEGER'], ['existing_delete_files_count', 'INTEGER'], ['deleted_delete_files_count', 'INTEGER'],
           ['added_rows_count', 'BIGINT'], ['existing_rows_count', 'BIGINT'], ['deleted_rows_count', 'BIGINT']],
-        manifests.map((m) => [m.content, m.manifestPath, m.manifestLength, m.partitionSpecId, m.addedSnapshotId, m.addedFilesCount,
-          m.existingFilesCount, m.deletedFilesCount, m.addedRowsCount, m.existingRowsCount, m.deletedRowsCount]),
+        manifests.map((m) => {
+          const counts = [m.addedFilesCount, m.existingFilesCount, m.deletedFilesCount];
+          const zero = [0, 0, 0];
+          return [m.content, m.manifestPath, m.manifestLength, m.partitionSpecId, m.addedSnapshotId,
+            ...(m.content === 0 ? counts : zero), ...(m.content === 0 ? zero : counts), m.addedRowsCount, m.existingRowsCount, m.deletedRowsCount];
+        }),
       );
     }
     case 'files':

@@ -3,11 +3,13 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { isLakehouseError, lakehouseError, type ErrorCode, type LakehouseError } from '../core/errors.js';
 import type { JsonValue } from '../duck/result-json.js';
 import { QueryEngine, type QueryOptions, type QueryResult, type QueryStats } from './engine.js';
+import type { HistoryEntry, HistoryFilter, QueryHistoryStore } from './history-store.js';
 
 /**
  * Runs SQL queries for the API: ids, a bounded concurrency (extra queries wait as `queued`),
  * per-query timeout and cancellation (both interrupt DuckDB), progress, results kept in memory for
- * paging, and a bounded in-memory history (newest first).
+ * paging, and the history: persisted in the catalog database when there is one (it then survives
+ * restarts and lists the queries of every process on that database), else a bounded in-memory list.
  */
 export type QueryState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 
@@ -18,11 +20,14 @@ export interface QueryRequest {
   asOfMs?: number;
   maxRows?: number;
   timeoutMs?: number;
+  /** Who submitted the query, once requests carry an identity. */
+  principal?: string | null;
 }
 
 export interface QueryRecord {
   id: string;
   sql: string;
+  principal: string | null;
   state: QueryState;
   submittedAt: number;
   startedAt: number | null;
@@ -55,10 +60,22 @@ export interface QueryManagerOptions {
   historySize?: number;
   /** Rows kept across finished queries' results (default 2,000,000); older results are dropped first. */
   retainedRows?: number;
+  /** Persisted history; without it the history is in memory only. */
+  history?: QueryHistoryStore | null;
+  /** Persisted entries older than this are deleted (default 30 days), checked every 1000 queries. */
+  historyRetentionMs?: number;
+  /** Where failures to write the history are reported (they never fail the query). */
+  log?: { warn(obj: object, msg: string): void };
 }
 
 export class QueryManager {
-  readonly opts: Required<Omit<QueryManagerOptions, 'threads'>> & { threads?: number };
+  readonly opts: Required<Omit<QueryManagerOptions, 'threads' | 'history' | 'log'>> & { threads?: number };
+  static readonly PRUNE_EVERY = 1000;
+  readonly history: QueryHistoryStore | null;
+  readonly #log: QueryManagerOptions['log'];
+  /** Submission times are kept strictly increasing, so newest-first is submission order. */
+  #lastSubmitted = 0;
+  #submissions = 0;
   readonly #records = new Map<string, QueryRecord>();
   #running = 0;
   readonly #waiting: (() => void)[] = [];
@@ -77,18 +94,23 @@ export class QueryManager {
       threads: opts.threads,
       historySize: opts.historySize ?? 200,
       retainedRows: opts.retainedRows ?? 2_000_000,
+      historyRetentionMs: opts.historyRetentionMs ?? 30 * 86_400_000,
     };
+    this.history = opts.history ?? null;
+    this.#log = opts.log;
   }
 
   /** Starts a query; the record's `done` settles when it finishes (never rejects). */
   submit(req: QueryRequest): QueryRecord {
     const timeoutMs = Math.min(req.timeoutMs ?? this.opts.defaultTimeoutMs, this.opts.maxTimeoutMs);
     const maxRows = Math.min(req.maxRows ?? this.opts.defaultMaxRows, this.opts.maxMaxRows);
+    this.#lastSubmitted = Math.max(Date.now(), this.#lastSubmitted + 1);
     const rec: QueryRecord = {
       id: randomUUID(),
       sql: req.sql,
+      principal: req.principal ?? null,
       state: 'queued',
-      submittedAt: Date.now(),
+      submittedAt: this.#lastSubmitted,
       startedAt: null,
       finishedAt: null,
       error: null,
@@ -103,20 +125,47 @@ export class QueryManager {
     };
     this.#records.set(rec.id, rec);
     this.#trimHistory();
+    let persisted = this.#persist(rec, 'insert');
+    // Pruning rides on the history's write chain (so it is done when the query's `done` is).
+    if (this.#submissions++ % QueryManager.PRUNE_EVERY === 0) persisted = persisted.then(() => void this.pruneHistory());
     // The timeout counts from submission (queue time included).
     const timer = setTimeout(() => rec.controller.abort(lakehouseError('QUERY_TIMEOUT', `query exceeded its time limit of ${timeoutMs} ms`)), timeoutMs);
     timer.unref?.();
-    rec.done = this.#run(rec, req, maxRows).finally(() => clearTimeout(timer));
+    // `done` settles once the final state is persisted too, so a listing right after sees it.
+    rec.done = this.#run(rec, req, maxRows, () => (persisted = persisted.then(() => this.#persist(rec, 'update'))))
+      .finally(() => clearTimeout(timer))
+      .then(() => persisted.then(() => this.#persist(rec, 'update')));
     return rec;
   }
 
-  async #run(rec: QueryRecord, req: QueryRequest, maxRows: number): Promise<void> {
+  /** Deletes persisted entries past the retention (never throws: logged). */
+  async pruneHistory(): Promise<number> {
+    if (!this.history) return 0;
+    try {
+      return await this.history.prune(Date.now() - this.opts.historyRetentionMs);
+    } catch (e) {
+      this.#log?.warn({ err: (e as Error).message }, 'query history not pruned');
+      return 0;
+    }
+  }
+
+  async #persist(rec: QueryRecord, how: 'insert' | 'update'): Promise<void> {
+    if (!this.history) return;
+    try {
+      await this.history[how](historyEntry(rec));
+    } catch (e) {
+      this.#log?.warn({ queryId: rec.id, err: (e as Error).message }, 'query history not written');
+    }
+  }
+
+  async #run(rec: QueryRecord, req: QueryRequest, maxRows: number, onStart: () => void): Promise<void> {
     const signal = rec.controller.signal;
     try {
       await this.#acquire(signal);
       try {
         rec.state = 'running';
         rec.startedAt = Date.now();
+        onStart();
         const opts: QueryOptions = {
           defaultNamespace: req.defaultNamespace,
           snapshotId: req.snapshotId,
@@ -189,9 +238,25 @@ export class QueryManager {
     return rec;
   }
 
-  /** Newest first. */
-  list(limit: number): QueryRecord[] {
-    return [...this.#records.values()].reverse().slice(0, limit);
+  /** The live record of a query of this process, or its persisted history entry (null: unknown). */
+  async lookup(id: string): Promise<QueryRecord | HistoryEntry | null> {
+    return this.#records.get(id) ?? (this.history ? await this.history.get(id) : null);
+  }
+
+  /** Newest first; live records of this process win over their (possibly older) persisted rows. */
+  async list(f: HistoryFilter): Promise<HistoryEntry[]> {
+    if (!this.history) {
+      return [...this.#records.values()]
+        .reverse()
+        .filter((r) => (!f.status || r.state === f.status) && (f.sinceMs === undefined || r.submittedAt >= f.sinceMs))
+        .slice(0, f.limit)
+        .map(historyEntry);
+    }
+    const rows = await this.history.list(f);
+    return rows.map((e) => {
+      const live = this.#records.get(e.id);
+      return live ? historyEntry(live) : e;
+    });
   }
 
   /** Progress of a running query in percent, when DuckDB knows it. */
@@ -237,11 +302,32 @@ export class QueryManager {
     }
   }
 
-  /** Cancels everything (service shutdown). */
+  /** Cancels everything (service shutdown); waits until the history has their final state. */
   async close(): Promise<void> {
     for (const rec of this.#records.values()) {
       if (rec.state === 'queued' || rec.state === 'running') rec.controller.abort(lakehouseError('QUERY_CANCELLED', 'service shutting down'));
     }
     await Promise.all([...this.#records.values()].map((r) => r.done));
   }
+}
+
+/** A record as a history entry (what is persisted and listed). */
+export function historyEntry(rec: QueryRecord): HistoryEntry {
+  return {
+    id: rec.id,
+    sql: rec.sql,
+    principal: rec.principal,
+    status: rec.state,
+    submittedAt: rec.submittedAt,
+    startedAt: rec.startedAt,
+    endedAt: rec.finishedAt,
+    durationMs: rec.startedAt !== null && rec.finishedAt !== null ? rec.finishedAt - rec.startedAt : null,
+    rowCount: rec.rowCount,
+    truncated: rec.truncated,
+    bytesScanned: rec.stats?.bytesScanned ?? null,
+    filesScanned: rec.stats?.filesScanned ?? null,
+    filesPruned: rec.stats?.filesPruned ?? null,
+    stats: rec.stats,
+    error: rec.error ? { code: rec.error.code, message: rec.error.message } : null,
+  };
 }

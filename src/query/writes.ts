@@ -1,4 +1,5 @@
 import { tmpdir } from 'node:os';
+import { BIGINT } from '@duckdb/node-api';
 import { lakehouseError } from '../core/errors.js';
 import type { LoadedTable } from '../catalog/catalog.js';
 import type { TableIdent } from '../catalog/store.js';
@@ -283,5 +284,5 @@ function tableRef(n: QName): string {
 
 function result(rows: number, stats: ReturnType<typeof newStats>, t0: number): QueryResult {
   stats.executionMs = Math.round(performance.now() - t0);
-  return { columns: [{ name: 'rows', type: 'BIGINT' }], rows: [[rows]], truncated: false, stats };
+  return { columns: [{ name: 'rows', type: 'BIGINT' }], duckTypes: [BIGINT], rows: [[rows]], truncated: false, stats };
 }

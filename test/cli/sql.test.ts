@@ -8,6 +8,7 @@ import { openSqlCatalog } from '../../src/catalog/open-catalog.js';
 import { Duck } from '../../src/duck/db.js';
 import { newTableMetadata } from '../../src/iceberg/updates.js';
 import { appendSql } from '../../src/table/table-ops.js';
+import { startSecureServer, type SecureServer } from '../security/support.js';
 import { startTestServer, type TestServer } from '../api/own-support.js';
 
 // `lakehouse sql` as a real process (dist/, built by `npm test`).
@@ -100,6 +101,30 @@ describe.skipIf(stale)('lakehouse sql', () => {
       const timeout = await run(['SELECT sum(a.range * b.range) FROM range(1000000) a, range(1000000) b', '--url', s.base, '--timeout-ms', '300']);
       expect(timeout.code).toBe(1);
       expect(timeout.stderr).toMatch(/^error \[QUERY_TIMEOUT\]: /);
+    });
+  });
+
+  describe('with --url against a service that requires authentication', () => {
+    let s: SecureServer;
+    beforeAll(async () => {
+      s = await startSecureServer();
+      await s.call('POST', '/api/v1/tables', { token: s.adminKey, body: { namespace: 'r', name: 't', columns: [{ name: 'x', type: 'int' }] } });
+      await s.call('POST', '/api/v1/queries', { token: s.adminKey, body: { sql: 'INSERT INTO r.t VALUES (4), (5)' } });
+    });
+    afterAll(async () => {
+      await s?.close();
+    });
+
+    it('sends --token or LAKEHOUSE_TOKEN as a bearer token; none is refused', async () => {
+      const none = await run(['SELECT sum(x) AS s FROM r.t', '--url', s.base]);
+      expect(none.code).toBe(1);
+      expect(none.stderr).toMatch(/^error \[UNAUTHENTICATED\]: /);
+      const flag = await run(['SELECT sum(x) AS s FROM r.t', '--url', s.base, '--token', s.adminKey, '--format', 'csv']);
+      expect(flag.code, flag.stderr).toBe(0);
+      expect(flag.stdout).toBe('s\r\n9\r\n');
+      const env = await run(['SELECT count(*) AS n FROM r.t', '--url', s.base, '--format', 'csv'], { LAKEHOUSE_TOKEN: s.adminKey });
+      expect(env.code, env.stderr).toBe(0);
+      expect(env.stdout).toBe('n\r\n2\r\n');
     });
   });
 });

@@ -2,16 +2,19 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Catalog } from '../../catalog/catalog.js';
 import { lakehouseError } from '../../core/errors.js';
+import { ARROW_FILE, ARROW_STREAM, toArrowIpc, type ArrowFormat } from '../../query/arrow.js';
 import { QueryEngine } from '../../query/engine.js';
 import { csvHeader, csvRows } from '../../query/formats.js';
+import { QueryHistoryStore, type HistoryEntry as StoredEntry, type HistoryStatus } from '../../query/history-store.js';
 import { QueryManager, type QueryManagerOptions, type QueryRecord } from '../../query/query-manager.js';
 import { ErrorResponse, NamespaceParam, parseNamespace, send, SnapshotId } from './common.js';
 
 /**
  * SQL queries: `POST /queries` runs one statement (SELECT, or a write: INSERT / CTAS / DELETE /
- * UPDATE / MERGE) synchronously (JSON or CSV, first page) or asynchronously (202, then poll
- * status and page through results); `DELETE` cancels (interrupts DuckDB); `GET /queries` is the
- * in-memory history, newest first. Engine error codes keep their registry statuses
+ * UPDATE / MERGE) synchronously (JSON, CSV or Arrow IPC by `Accept`, first page) or
+ * asynchronously (202, then poll status with progress and page through results); `DELETE`
+ * cancels (interrupts DuckDB); `GET /queries` is the history, newest first — persisted in the
+ * catalog database when the catalog has one. Engine error codes keep their registry statuses
  * (bad SQL 400, unknown table 404, timeout 408 QueryTimeoutException, cancelled 409
  * QueryCancelledException).
  */
@@ -65,7 +68,7 @@ const QueryStatus = Type.Object({
   startedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   finishedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   durationMs: Type.Union([Type.Integer(), Type.Null()]),
-  progress: Type.Union([Type.Number({ description: 'Percent done, when DuckDB can tell' }), Type.Null()]),
+  progress: Type.Union([Type.Number({ description: 'Percent done (0–100): DuckDB’s estimate while running, 100 once succeeded; null when unknown' }), Type.Null()]),
   rowCount: Type.Union([Type.Integer(), Type.Null()]),
   truncated: Type.Boolean(),
   resultsAvailable: Type.Boolean(),
@@ -75,9 +78,12 @@ const QueryStatus = Type.Object({
 const HistoryEntry = Type.Object({
   queryId: Type.String({ format: 'uuid' }),
   sql: Type.String(),
+  principal: Type.Union([Type.String(), Type.Null()], { description: 'Who ran it (null while requests carry no identity)' }),
   state: QueryState,
   submittedAt: Type.String({ format: 'date-time' }),
-  durationMs: Type.Union([Type.Integer(), Type.Null()]),
+  startedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  finishedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  durationMs: Type.Union([Type.Integer({ description: 'From start to end of execution' }), Type.Null()]),
   rowCount: Type.Union([Type.Integer(), Type.Null()]),
   bytesScanned: Type.Union([Type.Integer(), Type.Null()]),
   filesScanned: Type.Union([Type.Integer(), Type.Null()]),
@@ -85,12 +91,34 @@ const HistoryEntry = Type.Object({
   error: Type.Union([QueryError, Type.Null()]),
 });
 
-const csvContent = { 'text/csv': { schema: Type.String({ description: 'RFC 4180 CSV; header row on the first page; next page token in X-Next-Page-Token' }) } };
-const json = (schema: unknown, description: string) => ({ description, content: { 'application/json': { schema }, ...csvContent } });
+const otherContent = {
+  'text/csv': { schema: Type.String({ description: 'RFC 4180 CSV; header row on the first page; next page token in X-Next-Page-Token' }) },
+  [ARROW_STREAM]: { schema: Type.String({ format: 'binary', description: 'Arrow IPC stream of the page (schema from DuckDB types: BIGINT→Int64, DECIMAL→Decimal128, TIMESTAMPTZ→Timestamp(µs, UTC), …); next page token in X-Next-Page-Token' }) },
+  [ARROW_FILE]: { schema: Type.String({ format: 'binary', description: 'Arrow IPC file of the page' }) },
+};
+const json = (schema: unknown, description: string) => ({ description, content: { 'application/json': { schema }, ...otherContent } });
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-function statusView(m: QueryManager, rec: QueryRecord): Static<typeof QueryStatus> {
+function statusView(m: QueryManager, rec: QueryRecord | StoredEntry): Static<typeof QueryStatus> {
+  if (!('controller' in rec)) {
+    // Persisted only (another process's query, or one from before a restart): no results here.
+    return {
+      queryId: rec.id,
+      sql: rec.sql,
+      state: rec.status,
+      submittedAt: iso(rec.submittedAt)!,
+      startedAt: iso(rec.startedAt),
+      finishedAt: iso(rec.endedAt),
+      durationMs: rec.durationMs,
+      progress: rec.status === 'succeeded' ? 100 : null,
+      rowCount: rec.rowCount,
+      truncated: rec.truncated,
+      resultsAvailable: false,
+      stats: rec.stats,
+      error: rec.error,
+    };
+  }
   return {
     queryId: rec.id,
     sql: rec.sql,
@@ -108,18 +136,21 @@ function statusView(m: QueryManager, rec: QueryRecord): Static<typeof QueryStatu
   };
 }
 
-function historyView(rec: QueryRecord): Static<typeof HistoryEntry> {
+function historyView(e: StoredEntry): Static<typeof HistoryEntry> {
   return {
-    queryId: rec.id,
-    sql: rec.sql,
-    state: rec.state,
-    submittedAt: iso(rec.submittedAt)!,
-    durationMs: rec.finishedAt !== null ? rec.finishedAt - rec.submittedAt : null,
-    rowCount: rec.rowCount,
-    bytesScanned: rec.stats?.bytesScanned ?? null,
-    filesScanned: rec.stats?.filesScanned ?? null,
-    filesPruned: rec.stats?.filesPruned ?? null,
-    error: rec.error ? { code: rec.error.code, message: rec.error.message } : null,
+    queryId: e.id,
+    sql: e.sql,
+    principal: e.principal,
+    state: e.status,
+    submittedAt: iso(e.submittedAt)!,
+    startedAt: iso(e.startedAt),
+    finishedAt: iso(e.endedAt),
+    durationMs: e.durationMs,
+    rowCount: e.rowCount,
+    bytesScanned: e.bytesScanned,
+    filesScanned: e.filesScanned,
+    filesPruned: e.filesPruned,
+    error: e.error,
   };
 }
 
@@ -134,14 +165,37 @@ function parsePageToken(id: string, token: string | undefined): number {
   return Number(m[2]);
 }
 
-const wantsCsv = (req: FastifyRequest) => /\btext\/csv\b/i.test(String(req.headers.accept ?? ''));
+type Rendering = 'json' | 'csv' | ArrowFormat;
+const RENDERINGS: Record<string, Rendering> = { 'application/json': 'json', 'text/csv': 'csv', [ARROW_STREAM]: 'stream', [ARROW_FILE]: 'file' };
 
-/** Sends one page of a finished query as JSON (with `extra` fields) or CSV. */
+/** The rendering the `Accept` header prefers (highest q, then first listed); JSON by default. */
+export function negotiate(accept: string | undefined): Rendering {
+  let best: { r: Rendering; q: number } | null = null;
+  for (const part of String(accept ?? '').split(',')) {
+    const [type, ...params] = part.split(';').map((x) => x.trim().toLowerCase());
+    const r = RENDERINGS[type];
+    if (!r) continue;
+    const qp = params.find((p) => p.startsWith('q='));
+    const q = qp ? Number(qp.slice(2)) : 1;
+    if (Number.isFinite(q) && q > 0 && (!best || q > best.q)) best = { r, q };
+  }
+  return best?.r ?? 'json';
+}
+
+/** Sends one page of a finished query as JSON (with `extra` fields), CSV or Arrow IPC. */
 function sendPage(m: QueryManager, req: FastifyRequest, reply: FastifyReply, rec: QueryRecord, offset: number, size: number, extra: Record<string, unknown>): FastifyReply {
   const { rows, next } = m.page(rec, offset, size);
   const columns = rec.result!.columns;
   const token = next === null ? undefined : pageToken(rec.id, next);
-  if (wantsCsv(req)) {
+  const rendering = negotiate(req.headers.accept);
+  if (rendering === 'stream' || rendering === 'file') {
+    const arrow = rendering;
+    const bytes = toArrowIpc(columns, rec.result!.duckTypes, rows, arrow);
+    reply.header('x-query-id', rec.id).header('x-truncated', String(rec.truncated)).header('x-row-count', String(rec.rowCount));
+    if (token) reply.header('x-next-page-token', token);
+    return reply.code(200).type(arrow === 'stream' ? ARROW_STREAM : ARROW_FILE).send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  }
+  if (rendering === 'csv') {
     reply.header('x-query-id', rec.id).header('x-truncated', String(rec.truncated)).header('x-row-count', String(rec.rowCount));
     if (token) reply.header('x-next-page-token', token);
     const header = offset === 0;
@@ -154,7 +208,7 @@ function sendPage(m: QueryManager, req: FastifyRequest, reply: FastifyReply, rec
 }
 
 export function registerQueryRoutes(app: FastifyInstance, catalog: Catalog, opts: QueryManagerOptions = {}): QueryManager {
-  const manager = new QueryManager(new QueryEngine(catalog), opts);
+  const manager = new QueryManager(new QueryEngine(catalog), { history: historyStoreFor(catalog), log: app.log, ...opts });
   app.addHook('onClose', async () => manager.close());
   const tags = ['queries'];
   const IdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
@@ -164,7 +218,7 @@ export function registerQueryRoutes(app: FastifyInstance, catalog: Catalog, opts
     {
       schema: {
         tags,
-        summary: 'Run a SQL query (sync: first page of results as JSON or CSV; async: 202 and poll)',
+        summary: 'Run a SQL query (sync: first page of results as JSON, CSV or Arrow IPC; async: 202 and poll)',
         body: QueryInput,
         response: {
           200: json(SyncResult, 'Query result (first page)'),
@@ -203,18 +257,33 @@ export function registerQueryRoutes(app: FastifyInstance, catalog: Catalog, opts
     {
       schema: {
         tags,
-        summary: 'Recent queries (in-memory history, newest first)',
-        querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })) }),
+        summary: 'Query history, newest first (persisted in the catalog database when there is one)',
+        querystring: Type.Object({
+          status: Type.Optional(QueryState),
+          since: Type.Optional(Type.String({ format: 'date-time', description: 'Only queries submitted at or after this time' })),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })),
+        }),
         response: { 200: Type.Object({ queries: Type.Array(HistoryEntry) }), default: ErrorResponse },
       },
     },
-    async (req, reply) => send(reply, 200, { queries: manager.list((req.query as { limit?: number }).limit ?? 50).map(historyView) }),
+    async (req, reply) => {
+      const q = req.query as { status?: HistoryStatus; since?: string; limit?: number };
+      const sinceMs = q.since === undefined ? undefined : Date.parse(q.since);
+      if (sinceMs !== undefined && !Number.isFinite(sinceMs)) throw lakehouseError('BAD_REQUEST', `invalid since timestamp ${q.since}`);
+      const entries = await manager.list({ status: q.status, sinceMs, limit: q.limit ?? 50 });
+      return send(reply, 200, { queries: entries.map(historyView) });
+    },
   );
 
   app.get(
     '/queries/:id',
     { schema: { tags, summary: 'Query status, progress, stats and error', params: IdParams, response: { 200: QueryStatus, default: ErrorResponse } } },
-    async (req, reply) => send(reply, 200, statusView(manager, manager.get((req.params as { id: string }).id))),
+    async (req, reply) => {
+      const id = (req.params as { id: string }).id;
+      const rec = await manager.lookup(id);
+      if (!rec) throw lakehouseError('NOT_FOUND', `no query ${id}`);
+      return send(reply, 200, statusView(manager, rec));
+    },
   );
 
   app.get(
@@ -222,7 +291,7 @@ export function registerQueryRoutes(app: FastifyInstance, catalog: Catalog, opts
     {
       schema: {
         tags,
-        summary: 'A page of a finished query’s results (JSON or CSV)',
+        summary: 'A page of a finished query’s results (JSON, CSV or Arrow IPC)',
         params: IdParams,
         querystring: Type.Object({
           pageToken: Type.Optional(Type.String({ maxLength: 200 })),
@@ -249,4 +318,11 @@ export function registerQueryRoutes(app: FastifyInstance, catalog: Catalog, opts
     },
   );
   return manager;
+}
+
+/** The persisted history over a SqlCatalog's database, or null for other catalogs (in-memory history). */
+export function historyStoreFor(catalog: Catalog): QueryHistoryStore | null {
+  const store = (catalog as unknown as { store?: { db?: unknown; catalogName?: string } }).store;
+  if (!store?.db || !store.catalogName) return null;
+  return new QueryHistoryStore(store.db as never, store.catalogName);
 }

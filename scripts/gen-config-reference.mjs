@@ -74,6 +74,8 @@ const OTHER_DOCS = {
   LAKEHOUSE_CONFIG: 'Path of a JSON config file (keys as in the table above); environment variables override it field by field.',
   PORT: 'Fallback for `LAKEHOUSE_PORT` (platforms that inject `PORT`).',
   LAKEHOUSE_SCHEDULER: '`off` / `0` / `false` / `no` → this process runs no scheduler runner (e.g. a read-only replica).',
+  LAKEHOUSE_SCHEDULER_POLL_MS: 'How often (ms) the scheduler runner looks for due work (default 1000).',
+  LAKEHOUSE_SCHEDULER_LEASE_MS: "Scheduler lease time-to-live (ms, default 30000): how long a crashed process's runs wait before another process takes them over.",
   LAKEHOUSE_QUERY_MEMORY_LIMIT: 'DuckDB `memory_limit` of each SQL query (default `2GB`).',
   AWS_REGION: 'S3 region when `storage.s3.region` is not set (then `AWS_DEFAULT_REGION`, then `us-east-1`).',
   AWS_DEFAULT_REGION: 'S3 region fallback after `AWS_REGION`.',

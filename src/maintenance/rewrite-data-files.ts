@@ -2,11 +2,13 @@ import { isLakehouseError, lakehouseError } from '../core/errors.js';
 import {
   FileContent, ManifestContent, type DataFile, type ManifestFile,
 } from '../iceberg/manifest-types.js';
+import { readManifest, type ManifestReadResult } from '../iceberg/manifest.js';
 import { currentSchema, specById, type TableMetadata } from '../iceberg/metadata.js';
 import { isUnpartitioned } from '../iceberg/partition.js';
 import { indexById } from '../iceberg/schema.js';
 import { MAIN_BRANCH } from '../iceberg/snapshot.js';
 import { isUnsorted, type SortOrder } from '../iceberg/sort-order.js';
+import type { StructType } from '../iceberg/types.js';
 import type { IcebergValue, PartitionTuple } from '../iceberg/values.js';
 import type { Catalog, LoadedTable } from '../catalog/catalog.js';
 import type { TableIdent } from '../catalog/store.js';
@@ -211,7 +213,20 @@ export async function rewriteDataFiles(catalog: Catalog, tableIdent: TableIdent,
   const minInput = opts.minInputFiles ?? 5;
   const threshold = Math.max(1, opts.deleteFileThreshold ?? 1);
   const small = BigInt(Math.floor(target * 0.75));
-  const plan = await planScan(md, start, { io: base.io, resolve });
+  // Manifests are immutable: parse each once per call, so a commit retry after a concurrent
+  // append re-plans by reading only the manifests that append added (a full re-parse per retry
+  // is slower than a streaming writer's commit interval, and the compaction would never land).
+  const parsed = new Map<string, Promise<ManifestReadResult>>();
+  const manifestReader = (file: string, partitionType: StructType | undefined) => {
+    let r = parsed.get(file);
+    if (!r) {
+      r = base.io.read(file).then((bytes) => readManifest(bytes, { file, partitionType }));
+      r.catch(() => parsed.delete(file));
+      parsed.set(file, r);
+    }
+    return r;
+  };
+  const plan = await planScan(md, start, { io: base.io, resolve, manifestReader });
 
   // ---- planning: one file group per partition
   const byPartition = new Map<string, DataTask[]>();
@@ -311,7 +326,7 @@ export async function rewriteDataFiles(catalog: Catalog, tableIdent: TableIdent,
             }
             throw new NothingToCommit();
           }
-          const p = parent['snapshot-id'] === start['snapshot-id'] ? plan : await planScan(b.metadata, parent, { io: b.io, resolve: resolverOf(b.metadata) });
+          const p = parent['snapshot-id'] === start['snapshot-id'] ? plan : await planScan(b.metadata, parent, { io: b.io, resolve: resolverOf(b.metadata), manifestReader });
           const live = new Map(p.tasks.map((t) => [t.file.filePath, t]));
           const still: Group[] = [];
           for (const g of active) {
@@ -408,6 +423,16 @@ export async function rewriteDataFiles(catalog: Catalog, tableIdent: TableIdent,
     for (const p of written) await base.io.delete(p).catch(() => undefined);
     await dropOutput(ready);
     if (e instanceof NothingToCommit) {
+      result.table = await catalog.loadTable(tableIdent);
+      return result;
+    }
+    // Still losing the race after every retry (a writer committing faster than one attempt takes):
+    // yield — the writer must never be the one that fails; the next run tries again.
+    if (isLakehouseError(e, 'COMMIT_FAILED')) {
+      for (const g of active) {
+        g.result.status = 'conflict';
+        g.result.reason = `yielded to concurrent commits: ${(e as Error).message}`;
+      }
       result.table = await catalog.loadTable(tableIdent);
       return result;
     }

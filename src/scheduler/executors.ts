@@ -4,7 +4,8 @@ import { lakehouseError } from '../core/errors.js';
 import { Duck } from '../duck/db.js';
 import { expireSnapshots, maintenanceStatus, removeOrphanFiles, rewriteDataFiles, rewriteManifests } from '../maintenance/index.js';
 import { QueryEngine } from '../query/engine.js';
-import type { JobKind, JobRecord, RunRecord } from './store.js';
+import { batchIngestExecutor, batchIngestParams } from './batch-ingest-job.js';
+import type { JobKind, JobRecord, RunRecord, SchedulerStore } from './store.js';
 
 /**
  * What each job kind does. An executor gets an AbortSignal (timeout, cancel, lost lease); the
@@ -13,6 +14,8 @@ import type { JobKind, JobRecord, RunRecord } from './store.js';
  */
 export interface ExecContext {
   catalog: Catalog;
+  /** The scheduler's store (its database also holds the ingest ledger and storage sources). */
+  store: SchedulerStore;
   job: JobRecord;
   run: RunRecord;
   signal: AbortSignal;
@@ -60,6 +63,8 @@ export function validateParams(kind: JobKind, params: Record<string, unknown>): 
     const o = (params.options ?? {}) as Record<string, unknown>;
     if (typeof o !== 'object' || Array.isArray(o)) throw lakehouseError('VALIDATION_FAILED', 'params.options must be an object');
     for (const k of ['targetFileSizeBytes', 'minInputFiles', 'olderThanAgeMs', 'retainLast', 'targetManifestSizeBytes']) optNum(o, k);
+  } else if (kind === 'batch-ingest') {
+    batchIngestParams(params);
   }
 }
 
@@ -139,10 +144,6 @@ const maintenanceExecutor: Executor = async ({ catalog, job, signal, log }) => {
     files += (await runAction(catalog, ident, a, o, log)).files;
   }
   return { filesAffected: files, rowsAffected: null };
-};
-
-const batchIngestExecutor: Executor = async () => {
-  throw lakehouseError('UNSUPPORTED_OPERATION', 'batch-ingest jobs are not implemented yet (file ingestion is being built separately); the job is stored and scheduled but every run fails');
 };
 
 export const DEFAULT_EXECUTORS: Record<JobKind, Executor> = {

@@ -44,6 +44,25 @@ export interface StartSchedulerOptions extends RunnerOptions {
 }
 
 /**
+ * Runner timings from the environment, for operators and multi-process tests:
+ * LAKEHOUSE_SCHEDULER_POLL_MS (how often due work is looked for, default 1000) and
+ * LAKEHOUSE_SCHEDULER_LEASE_MS (how long a crashed process's runs wait before another takes them
+ * over, default 30000). Invalid values are ignored.
+ */
+function envTimings(): Pick<RunnerOptions, 'pollMs' | 'leaseMs'> {
+  const ms = (v: string | undefined, min: number) => {
+    const n = Number(v);
+    return v !== undefined && Number.isInteger(n) && n >= min ? n : undefined;
+  };
+  const out: Pick<RunnerOptions, 'pollMs' | 'leaseMs'> = {};
+  const poll = ms(process.env.LAKEHOUSE_SCHEDULER_POLL_MS, 10);
+  const lease = ms(process.env.LAKEHOUSE_SCHEDULER_LEASE_MS, 500);
+  if (poll !== undefined) out.pollMs = poll;
+  if (lease !== undefined) out.leaseMs = lease;
+  return out;
+}
+
+/**
  * Starts this process's scheduler runner over the catalog's SQL store (migrated already by
  * openSqlCatalog). With `app`, the runner logs through it and stops in the server's onClose.
  */
@@ -55,7 +74,7 @@ export function startScheduler(catalog: Catalog, store?: SqlStoreLike | null, op
     app?.log.info({ reason: off ? 'disabled' : 'no SQL catalog store' }, 'scheduler not started');
     return { runner: null, stop: async () => {} };
   }
-  const runner = new SchedulerRunner(catalog, sched, { log: app?.log as RunnerOptions['log'], ...runnerOpts }).start();
+  const runner = new SchedulerRunner(catalog, sched, { log: app?.log as RunnerOptions['log'], ...envTimings(), ...runnerOpts }).start();
   app?.log.info({ runner: runner.id }, 'scheduler started');
   let stopping: Promise<void> | null = null;
   const handle: SchedulerHandle = { runner, stop: () => (stopping ??= runner.stop()) };

@@ -293,7 +293,7 @@ export class SchedulerRunner {
     let error: unknown = null;
     try {
       const running = { ...run, status: 'running' as const, runnerId: this.id, startedAt: started };
-      const work = this.#executors[job.kind]({ catalog: this.catalog, job, run: running, signal: controller.signal, log });
+      const work = this.#executors[job.kind]({ catalog: this.catalog, store: this.store, job, run: running, signal: controller.signal, log });
       work.catch(() => {});
       const interrupted = new Promise<never>((_, reject) => {
         if (controller.signal.aborted) reject(controller.signal.reason);

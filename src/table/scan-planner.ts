@@ -1,6 +1,6 @@
 import { lakehouseError } from '../core/errors.js';
 import type { FileIO } from '../storage/fileio.js';
-import { readManifest } from '../iceberg/manifest.js';
+import { readManifest, type ManifestReadResult } from '../iceberg/manifest.js';
 import { readManifestList } from '../iceberg/manifest-list.js';
 import {
   FileContent, ManifestContent, ManifestEntryStatus, type DataFile, type ManifestFile,
@@ -41,6 +41,12 @@ export interface PlanOptions {
   /** File-level pruning on partition values and column statistics. */
   fileFilter?: (f: DataFile, spec: PartitionSpec) => boolean;
   concurrency?: number;
+  /**
+   * Reads and parses one manifest (default: io.read + readManifest). Manifests are immutable, so a
+   * caller that plans the same table again and again within one operation (a commit retry loop)
+   * can memoize by location; parsing dominates planning cost.
+   */
+  manifestReader?: (file: string, partitionType: StructType | undefined) => Promise<ManifestReadResult>;
 }
 
 /** All fields ever defined, newest definition winning, so dropped partition sources still type. */
@@ -102,7 +108,8 @@ export async function readLiveFiles(md: TableMetadata, manifests: ManifestFile[]
   });
   const perManifest = await mapLimit(selected, opts.concurrency ?? 16, async (m) => {
     const file = opts.resolve(m.manifestPath);
-    const { entries, meta } = readManifest(await opts.io.read(file), { file, partitionType: partitionTypes.get(m.partitionSpecId) });
+    const pt = partitionTypes.get(m.partitionSpecId);
+    const { entries, meta } = opts.manifestReader ? await opts.manifestReader(file, pt) : readManifest(await opts.io.read(file), { file, partitionType: pt });
     const specId = meta?.partitionSpecId ?? m.partitionSpecId;
     const spec = specs.get(specId);
     if (!spec) throw lakehouseError('INVALID_METADATA', `manifest uses unknown partition spec ${specId}`, { file });

@@ -13,7 +13,9 @@ import { recorder, sleep, waitFor } from './support.js';
 /**
  * Two runners (two catalog connections to one real PostgreSQL) and a job every 2 s for ~20 s:
  * every slot runs exactly once; one runner is killed mid-run and the other takes the run over
- * after the lease expires.
+ * after the lease expires. In-process runners let this test see every execution (attempt, runner,
+ * outcome); exactly-once-processes.test.ts shows the same with two `lakehouse serve` OS processes,
+ * one of them SIGKILLed mid-run.
  */
 describe('scheduler: exactly once across runners (PostgreSQL)', () => {
   let pg: TestPostgres;

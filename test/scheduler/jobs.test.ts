@@ -68,11 +68,4 @@ describe('scheduler job kinds', () => {
     expect((await tableHealth(await env.catalog.loadTable(copy))).dataFiles).toBe(1);
     expect(await count('evens')).toBe(APPENDS * 15);
   }, 90_000);
-
-  it('batch-ingest is a stub that fails clearly', async () => {
-    const job = await env.store.createJob({ name: 'ingest', kind: 'batch-ingest', params: { path: 's3://x/y' }, intervalSeconds: 3600 });
-    const r = await runOf(env.store, (await env.store.runNow(job.id)).id, ended);
-    expect(r.status).toBe('failed');
-    expect(r.error).toMatch(/\[UNSUPPORTED_OPERATION\] batch-ingest jobs are not implemented yet/);
-  });
 });

@@ -24,7 +24,10 @@ const ScheduleInput = Type.Object(
       description:
         'sql: {sql, defaultNamespace?} (INSERT … SELECT, CREATE TABLE AS, MERGE, or a SELECT). ' +
         `maintenance: {namespace, table, action: ${MAINTENANCE_ACTIONS.join(' | ')}, options?: {targetFileSizeBytes, minInputFiles, olderThanAgeMs, retainLast, targetManifestSizeBytes}} ` +
-        "('auto' runs what the table's lakehouse.maintenance.* policy says is due). batch-ingest: not implemented yet (runs fail).",
+        "('auto' runs what the table's lakehouse.maintenance.* policy says is due). " +
+        'batch-ingest: {namespace, table, path | url, format?, delimiter?, header?, quote?, mapping?, maxFiles?, reingestChanged?} — path is a storage ' +
+        'file, folder or glob (`*`, `?`, `**`) under the warehouse or a registered storage source, url an http(s) URL; each run ingests only files ' +
+        'the table has not received before (one commit per file).',
     }),
     cron: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Cron expression (5 fields, or 6 with seconds first); exclusive with intervalSeconds' })),
     intervalSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 31_622_400, description: 'Run every N seconds from startAt; exclusive with cron' })),

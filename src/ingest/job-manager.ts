@@ -24,8 +24,8 @@ import { lakehouseError } from '../core/errors.js';
 import type { JobRecord, OwnStore } from '../api/own/store.js';
 import { appendWithOffsets } from './commit.js';
 import { deadLetterIdent } from './dead-letter.js';
-import { createKafka, offsetsForTimestamp, topicOffsets, type KafkaLog } from './kafka-client.js';
-import type { Enrichment, RecordMapping } from './mapping.js';
+import { createKafka, listTopics, offsetsForTimestamp, topicOffsets, type KafkaLog } from './kafka-client.js';
+import type { RecordMapping } from './mapping.js';
 import { mergeOffsets, recordedOffsets, setOffset, type TopicOffsets } from './offsets.js';
 import { StreamingJob, type CommitInfo, type StreamingJobConfig } from './streaming-job.js';
 
@@ -113,19 +113,29 @@ export class JobManager {
     if (!rec) throw lakehouseError('NOT_FOUND', `no ingestion job ${id}`);
     const src = await this.opts.store.getSource('kafka', rec.sourceId);
     if (!src) throw lakehouseError('VALIDATION_FAILED', `ingestion job ${id}: its Kafka source ${rec.sourceId} is gone`);
-    const d = rec.definition as { topics: string[]; target: { namespace: string; table: string }; mapping?: Record<string, unknown> };
-    const m = (d.mapping ?? {}) as RecordMapping & { enrich?: Enrichment[]; commit?: StreamingJobConfig['commit']; startFrom?: StreamingJobConfig['startFrom'] };
+    const d = rec.definition as { topics: string[]; topicPattern?: string; target: { namespace: string; table: string }; mapping?: Record<string, unknown> } & Pick<
+      StreamingJobConfig,
+      'format' | 'schemaRegistry'
+    >;
+    const m = (d.mapping ?? {}) as RecordMapping &
+      Pick<StreamingJobConfig, 'enrich' | 'commit' | 'startFrom' | 'headerColumns' | 'derived' | 'schemaEvolution'>;
     const table: TableIdent = { namespace: d.target.namespace.split('.'), name: d.target.table };
     const cfg: StreamingJobConfig = {
       jobId: rec.id,
       brokers: (src.config.bootstrapServers as string[]) ?? [],
       topics: d.topics,
+      topicPattern: d.topicPattern,
       groupId: `lakehouse-job-${rec.id}`,
       table,
       mapping: { columns: m.columns, drop: m.drop, unknownFields: m.unknownFields },
       enrich: m.enrich,
+      headerColumns: m.headerColumns,
+      derived: m.derived,
+      schemaEvolution: m.schemaEvolution,
       commit: m.commit,
       startFrom: m.startFrom,
+      format: d.format,
+      schemaRegistry: d.schemaRegistry,
     };
     return { rec, cfg };
   }
@@ -258,22 +268,23 @@ export class JobManager {
       const { cfg } = await this.definition(id);
       const kafka = createKafka({ brokers: cfg.brokers, clientId: `lakehouse-${id}-reset`, log: quiet });
       const target: TopicOffsets = new Map();
+      const topics = await this.topicsOf(cfg);
       if ('offsets' in req) {
         for (const [topic, parts] of Object.entries(req.offsets)) {
-          if (!cfg.topics.includes(topic)) throw lakehouseError('VALIDATION_FAILED', `topic ${topic} is not one of the job's topics`);
+          if (!topics.includes(topic)) throw lakehouseError('VALIDATION_FAILED', `topic ${topic} is not one of the job's topics`);
           for (const [p, off] of Object.entries(parts)) {
             if (!/^\d+$/.test(p) || !/^\d+$/.test(String(off))) throw lakehouseError('VALIDATION_FAILED', `bad offset ${topic}/${p}=${String(off)}`);
             setOffset(target, topic, Number(p), BigInt(off));
           }
         }
       } else if ('timestampMs' in req) {
-        for (const topic of cfg.topics) for (const [p, off] of await offsetsForTimestamp(kafka, topic, req.timestampMs)) setOffset(target, topic, p, off);
+        for (const topic of topics) for (const [p, off] of await offsetsForTimestamp(kafka, topic, req.timestampMs)) setOffset(target, topic, p, off);
       } else {
-        for (const [topic, parts] of await topicOffsets(kafka, cfg.topics)) for (const [p, r] of parts) setOffset(target, topic, p, req.position === 'latest' ? r.high : r.low);
+        for (const [topic, parts] of await topicOffsets(kafka, topics)) for (const [p, r] of parts) setOffset(target, topic, p, req.position === 'latest' ? r.high : r.low);
       }
       await appendWithOffsets(this.opts.catalog, cfg.table, [], {
         jobId: id,
-        topics: cfg.topics,
+        topics,
         summary: { 'kafka.reset': 'true' },
         resolve: (parent) => mergeOffsets(parent, target),
       });
@@ -289,7 +300,8 @@ export class JobManager {
     let committed: TopicOffsets = new Map();
     let dlqRows = 0;
     const { catalog } = this.opts;
-    if (await catalog.tableExists(cfg.table)) committed = recordedOffsets((await catalog.loadTable(cfg.table)).metadata, cfg.topics);
+    const topics = await this.topicsOf(cfg);
+    if (await catalog.tableExists(cfg.table)) committed = recordedOffsets((await catalog.loadTable(cfg.table)).metadata, topics);
     const dlqIdent = deadLetterIdent(cfg.table);
     if (await catalog.tableExists(dlqIdent)) {
       const md = (await catalog.loadTable(dlqIdent)).metadata;
@@ -298,7 +310,7 @@ export class JobManager {
     }
     try {
       const kafka = createKafka({ brokers: cfg.brokers, clientId: `lakehouse-${id}-status`, log: quiet });
-      for (const [topic, parts] of await topicOffsets(kafka, cfg.topics)) {
+      for (const [topic, parts] of await topicOffsets(kafka, topics)) {
         for (const [p, r] of [...parts].sort((a, b) => a[0] - b[0])) {
           const at = committed.get(topic)?.get(p);
           const base = at ?? (cfg.startFrom === 'latest' ? r.high : r.low);
@@ -328,6 +340,18 @@ export class JobManager {
       commits: run?.commits ?? 0,
       errors: [...e.errors, ...(st?.error ? [{ at: new Date().toISOString(), message: st.error }] : [])],
     };
+  }
+
+  /** The job's topics now: the listed ones plus those matching its pattern. */
+  private async topicsOf(cfg: StreamingJobConfig): Promise<string[]> {
+    if (!cfg.topicPattern) return cfg.topics;
+    const re = new RegExp(`^(?:${cfg.topicPattern})$`);
+    try {
+      const all = await listTopics(createKafka({ brokers: cfg.brokers, clientId: `lakehouse-${cfg.jobId}-status`, log: quiet }));
+      return [...new Set([...cfg.topics, ...all.filter((t) => re.test(t))])].sort();
+    } catch {
+      return cfg.topics;
+    }
   }
 
   async history(id: string): Promise<RunRecord[]> {

@@ -104,6 +104,17 @@ export interface PartitionRange {
   high: bigint;
 }
 
+/** Names of the cluster's topics (internal ones, `__…`, left out). */
+export async function listTopics(kafka: Kafka): Promise<string[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return (await admin.listTopics()).filter((t) => !t.startsWith('__'));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** Per topic: partition → log start offset and high watermark. */
 export async function topicOffsets(kafka: Kafka, topics: string[]): Promise<Map<string, Map<number, PartitionRange>>> {
   const admin = kafka.admin();

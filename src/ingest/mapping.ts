@@ -41,17 +41,49 @@ export const ENRICHMENT_COLUMNS = {
   key: { name: '_kafka_key', type: 'string' },
   timestamp: { name: '_kafka_timestamp', type: 'timestamptz' },
   ingested_at: { name: '_ingested_at', type: 'timestamptz' },
+  /** All record headers as map<string, string> (values as UTF-8; a repeated header keeps its last value). */
+  headers: { name: '_kafka_headers', type: 'map<string, string>' },
 } as const;
 
 export type Enrichment = keyof typeof ENRICHMENT_COLUMNS;
 
-/** A declared schema plus the chosen enrichment columns (optional), for creating a target table. */
-export function withEnrichmentColumns(schema: Schema, enrich: Enrichment[]): Schema {
-  let id = Math.max(0, ...schema.fields.map((f) => f.id));
-  const extra: NestedField[] = enrich
-    .filter((e) => !schema.fields.some((f) => f.name === ENRICHMENT_COLUMNS[e].name))
-    .map((e) => ({ id: ++id, name: ENRICHMENT_COLUMNS[e].name, required: false, type: ENRICHMENT_COLUMNS[e].type }));
-  return { ...schema, fields: [...schema.fields, ...extra] };
+/** An enrichment column's Iceberg type (`nextId` numbers the map's key and value). */
+export function enrichmentType(e: Enrichment, nextId: () => number): IcebergType {
+  if (e === 'headers') return { type: 'map', 'key-id': nextId(), key: 'string', 'value-id': nextId(), value: 'string', 'value-required': false };
+  return ENRICHMENT_COLUMNS[e].type as IcebergType;
+}
+
+/** Highest field id used anywhere in `fields` (nested ids included). */
+function maxId(fields: NestedField[]): number {
+  let max = 0;
+  const visit = (t: IcebergType) => {
+    if (typeof t !== 'object') return;
+    if (t.type === 'struct') for (const f of t.fields) { max = Math.max(max, f.id); visit(f.type); }
+    else if (t.type === 'list') { max = Math.max(max, t['element-id']); visit(t.element); }
+    else { max = Math.max(max, t['key-id'], t['value-id']); visit(t.key); visit(t.value); }
+  };
+  visit({ type: 'struct', fields });
+  return max;
+}
+
+/**
+ * A declared schema plus the chosen enrichment columns and `extra` columns (header columns,
+ * derived columns) it does not have yet, for creating a target table.
+ */
+export function withEnrichmentColumns(schema: Schema, enrich: Enrichment[], extra: { name: string; type: IcebergType }[] = []): Schema {
+  let id = maxId(schema.fields);
+  const next = () => ++id;
+  const added: NestedField[] = [];
+  const has = (name: string) => schema.fields.some((f) => f.name === name) || added.some((f) => f.name === name);
+  for (const e of enrich) if (!has(ENRICHMENT_COLUMNS[e].name)) added.push({ id: next(), name: ENRICHMENT_COLUMNS[e].name, required: false, type: enrichmentType(e, next) });
+  for (const x of extra) {
+    if (has(x.name)) continue;
+    const fid = next();
+    let type = x.type;
+    if (typeof type === 'object' && type.type === 'map') type = { ...type, 'key-id': next(), 'value-id': next() };
+    added.push({ id: fid, name: x.name, required: false, type });
+  }
+  return { ...schema, fields: [...schema.fields, ...added] };
 }
 
 export class RecordError extends Error {}
@@ -84,7 +116,7 @@ function describe(v: unknown): string {
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
-function converter(name: string, type: IcebergType, cast: boolean): Converter {
+function converter(name: string, type: IcebergType, cast: boolean, nestedAsJson = false): Converter {
   const bad = (v: unknown, what: string): never => {
     throw new RecordError(`column ${name}: ${describe(v)} is not ${what}`);
   };
@@ -146,7 +178,7 @@ function converter(name: string, type: IcebergType, cast: boolean): Converter {
       return (v) => {
         if (typeof v === 'string') return v;
         if (cast && (typeof v === 'number' || typeof v === 'boolean')) return String(v);
-        if (cast && typeof v === 'object') return JSON.stringify(v);
+        if ((cast || nestedAsJson) && typeof v === 'object') return JSON.stringify(v);
         return bad(v, 'a string');
       };
     case 'date':
@@ -197,11 +229,17 @@ function ruleCheck(name: string, m: ColumnMapping): ((v: unknown) => string | nu
 /** A compiled mapping: record object → staging values in the order of `columns`. */
 export class RecordMapper {
   readonly columns: string[];
+  /** Top-level record fields some column takes or the mapping drops. */
+  readonly sourceRoots: Set<string>;
   private readonly compiled: CompiledColumn[];
   private readonly known: Set<string> | null;
 
-  /** `skip`: table columns the mapper leaves alone (enrichment columns filled by the job). */
-  constructor(schema: Schema, mapping: RecordMapping = {}, skip: Set<string> = new Set()) {
+  /**
+   * `skip`: table columns the mapper leaves alone (enrichment, header and derived columns filled
+   * by the job). `nestedAsJson`: string columns take objects and arrays as their JSON text (the
+   * type schema evolution gives nested fields).
+   */
+  constructor(schema: Schema, mapping: RecordMapping = {}, skip: Set<string> = new Set(), nestedAsJson = false) {
     const cols = mapping.columns ?? {};
     for (const name of Object.keys(cols)) {
       if (!schema.fields.some((f) => f.name === name)) throw new Error(`mapping names column ${name}, which the table does not have`);
@@ -216,12 +254,22 @@ export class RecordMapper {
           path: (m.from ?? f.name).split('.'),
           required: f.required,
           default: m.default ?? f['write-default'] ?? null,
-          convert: converter(f.name, f.type, m.cast ?? false),
+          convert: converter(f.name, f.type, m.cast ?? false, nestedAsJson),
           check: ruleCheck(f.name, m),
         };
       });
     this.columns = this.compiled.map((c) => c.name);
-    this.known = mapping.unknownFields === 'reject' ? new Set([...this.compiled.map((c) => c.path[0]), ...(mapping.drop ?? [])]) : null;
+    this.sourceRoots = new Set([...this.compiled.map((c) => c.path[0]), ...(mapping.drop ?? [])]);
+    this.known = mapping.unknownFields === 'reject' ? this.sourceRoots : null;
+  }
+
+  /** The raw source value of `column` in a record object (undefined when absent). */
+  sourceValue(record: Record<string, unknown>, column: string): unknown {
+    const c = this.compiled.find((x) => x.name === column);
+    if (!c) return undefined;
+    let v: unknown = record[c.path[0]];
+    for (let j = 1; j < c.path.length && v !== undefined && v !== null; j++) v = (v as Record<string, unknown>)[c.path[j]];
+    return v;
   }
 
   /** Staging values for one parsed record (throws RecordError). */

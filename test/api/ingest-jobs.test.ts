@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../support/cli.js';
 import { startKafka, type KafkaBroker } from '../support/kafka.js';
 import { produce, record, sql } from '../ingest/support.js';
 import { startTestServer, type TestServer } from './own-support.js';
@@ -112,5 +113,60 @@ describe('own API: running ingestion jobs against a real Kafka broker', () => {
     expect(runs[1].rowsCommitted).toBe(5000);
     expect(runs[0].rowsCommitted).toBe(10);
     expect((await s.call('GET', '/api/v1/ingestion-jobs/00000000-0000-4000-8000-000000000000/status')).status).toBe(404);
+  }, 300_000);
+  it('rejects bad runner options with a 400; a pattern job with derived columns and an inferred table runs through the CLI', async () => {
+    await s.catalog.createNamespace(['clins']);
+    const src = await s.call('POST', '/api/v1/sources/kafka', { name: 'cli-src', bootstrapServers: [kafka.bootstrap] });
+    expect(src.status, src.text).toBe(201);
+    const def = (over: Record<string, unknown>) => ({
+      name: 'cli-job', sourceId: src.body.id, topics: [], topicPattern: 'cli-.*', target: { namespace: 'clins', table: 'cli' }, mapping: {}, schedule: 'manual', ...over,
+    });
+    const rejected = async (over: Record<string, unknown>, message: RegExp) => {
+      const r = await s.call('POST', '/api/v1/ingestion-jobs', def(over));
+      expect(r.status, r.text).toBe(400);
+      expect(r.body.error.message).toMatch(message);
+    };
+    await rejected({ mapping: { derived: { up: 'upper(name' } } }, /derived column up: syntax error/);
+    await rejected({ mapping: { derived: { up: 'nosuch_fn(name)' } } }, /derived column up: .*nosuch_fn/);
+    await rejected({ mapping: { derived: { up: '(SELECT 1)' } } }, /derived column up: subqueries are not allowed/);
+    await rejected({ mapping: { derived: { a: 'upper(b)', b: 'lower(name)' } } }, /derived column a: refers to derived column b/);
+    await rejected({ mapping: { enrich: ['nope'] } }, /mapping.enrich/);
+    await rejected({ topicPattern: undefined }, /topics, a topicPattern/);
+    await rejected({ topicPattern: '(' }, /topicPattern/);
+
+    await produce(kafka.bootstrap, 'cli-a', record, 0, 2000, 2);
+    const created = await s.call('POST', '/api/v1/ingestion-jobs', def({ mapping: { derived: { name_upper: 'upper(name)' }, enrich: ['topic'], commit: { intervalMs: 300 } } }));
+    expect(created.status, created.text).toBe(201);
+    const cli = (...args: string[]) => runCli(['jobs', ...args, '--url', s.base], { timeoutMs: 120_000 });
+    const list = await cli('list');
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.stdout).toMatch(/cli-job.*\/cli-\.\*\//);
+    const start = await cli('start', 'cli-job');
+    expect(start.code, start.stderr).toBe(0);
+    expect(start.stdout).toBe('cli-job: running\n');
+    await waitFor('lag 0', async () => (await s.call('GET', `/api/v1/ingestion-jobs/${created.body.id}/status`)).body.totalLag === '0');
+    const status = await cli('status', 'cli-job');
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/^job cli-job \(.*\): running$/m);
+    expect(status.stdout).toMatch(/rows\/s \(last minute\): \d+ +total lag: 0/);
+    expect(status.stdout).toMatch(/last commit: \d{4}-/);
+    expect(status.stdout).toMatch(/^topic \| partition \| committed offset \| end offset \| lag$/m);
+    expect(status.stdout).toMatch(/^cli-a \| 0 +\| (\d+) +\| \1 +\| 0$/m);
+    expect(await sql(s.catalog, { namespace: ['clins'], name: 'cli' }, 'SELECT count(*), count(*) FILTER (WHERE name_upper = upper(name)), min(_kafka_topic) FROM t')).toEqual([[2000, 2000, 'cli-a']]);
+    expect((await cli('stop', 'cli-job')).stdout).toBe('cli-job: stopped\n');
+    const reset = await cli('reset', 'cli-job', '--offset', 'cli-a:0=0');
+    expect(reset.code, reset.stderr).toBe(0);
+    const json = await cli('status', 'cli-job', '--format', 'json');
+    const st = JSON.parse(json.stdout);
+    expect(st.partitions.find((p: any) => p.partition === 0)).toMatchObject({ committedOffset: '0' });
+    expect(Number(st.totalLag)).toBeGreaterThan(0);
+    const runs = await cli('runs', 'cli-job');
+    expect(runs.stdout).toMatch(/stopped.*2000/);
+    const bad = await cli('reset', 'cli-job');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/exactly one of --earliest/);
+    const missing = await cli('status', 'no-such-job');
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/NOT_FOUND.*no-such-job/);
   }, 300_000);
 });

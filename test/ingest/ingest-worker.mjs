@@ -1,7 +1,7 @@
 // An ingestion process for crash tests: runs one StreamingJob from the compiled code in dist/
 // (npm test builds it first) until it has consumed every record present at its start
 // (stopAtEnd), then prints `done {status}`. Prints `commit <rows> <deadLetters>` after each
-// Iceberg commit so a test can kill it mid-run.
+// Iceberg commit so a test can kill it mid-run, and `assigned <partitions>` after each group join.
 // argv: storeUrl warehouse bootstrap topic groupId namespace table maxRecords
 import { openSqlCatalog } from '../../dist/catalog/open-catalog.js';
 import { StreamingJob } from '../../dist/ingest/streaming-job.js';
@@ -35,6 +35,7 @@ const job = await StreamingJob.start(
   {
     catalog,
     onCommit: (c) => process.stdout.write(`commit ${c.rows} ${c.deadLetters} ${c.ms}\n`),
+    onAssign: (tps) => process.stdout.write(`assigned ${tps.map((t) => t.partition).sort().join(',')}\n`),
   },
 );
 process.stdout.write('started\n');

@@ -1,28 +1,53 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { lakehouseError } from '../../core/errors.js';
+import { DerivedExpressionError, validateDerived } from '../../ingest/derived.js';
+import { ENRICHMENT_COLUMNS } from '../../ingest/mapping.js';
 import { Id, NameParam, NamespaceParam, responses, send } from './common.js';
 import type { JobRecord, OwnStore } from './store.js';
 
 /**
- * Ingestion job definitions: which Kafka source and topics feed which table, with a column
- * mapping and a schedule. Only the definitions are managed here; running them comes later.
+ * Ingestion job definitions: which Kafka source and topics (a list and/or a pattern) feed which
+ * table, with a mapping and a schedule. Running them: ingest.ts and src/ingest/job-manager.ts.
+ * The mapping's parts the runner interprets are checked here, so that a bad definition is a 400
+ * now rather than a failing job later — derived SQL expressions are parsed and bound by DuckDB.
  */
 const JobInput = Type.Object(
   {
     name: Type.String({ pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$' }),
     description: Type.Optional(Type.String({ maxLength: 1000 })),
     sourceId: Type.String({ format: 'uuid', description: 'A Kafka source (/api/v1/sources/kafka)' }),
-    topics: Type.Array(Type.String({ pattern: '^[A-Za-z0-9._-]{1,249}$' }), { minItems: 1, maxItems: 100 }),
+    topics: Type.Array(Type.String({ pattern: '^[A-Za-z0-9._-]{1,249}$' }), { maxItems: 100, description: 'Topics to consume (may be empty when topicPattern is given)' }),
+    topicPattern: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 1000, description: 'Regular expression (JavaScript syntax, whole name): every matching topic is consumed, also ones created later' }),
+    ),
     target: Type.Object({ namespace: NamespaceParam, table: NameParam }, { additionalProperties: false }),
     mapping: Type.Record(Type.String(), Type.Unknown(), {
-      description: 'How message fields map to table columns (free-form JSON; interpreted by the ingestion runner)',
+      description:
+        'How records become rows: columns (per column a source field or {from, cast, default, min, max, pattern, enum}), drop, unknownFields, ' +
+        'enrich (topic, partition, offset, key, timestamp, ingested_at, headers), headerColumns ({column: header}), derived ({column: SQL expression}), ' +
+        'schemaEvolution (boolean), commit ({maxRecords, maxBytes, intervalMs}), startFrom (earliest, latest or {timestampMs})',
     }),
     schedule: Type.String({
       pattern: '^(manual|continuous|@(hourly|daily|weekly|monthly)|[0-9*/,-]+ [0-9*/,-]+ [0-9*/,-]+ [0-9*/,-]+ [0-9*/,-]+)$',
       description: 'manual, continuous, @hourly/@daily/@weekly/@monthly, or a 5-field cron expression',
     }),
     enabled: Type.Optional(Type.Boolean({ default: false })),
+    format: Type.Optional(
+      Type.Union([Type.Literal('json'), Type.Literal('avro'), Type.Literal('json-schema')], {
+        description: 'Record value format (default json); avro and json-schema are Confluent schema-registry framed and need schemaRegistry',
+      }),
+    ),
+    schemaRegistry: Type.Optional(
+      Type.Object(
+        {
+          url: Type.String({ format: 'uri', pattern: '^https?://', maxLength: 2000, description: 'Confluent-compatible registry API base, e.g. http://registry:8081' }),
+          username: Type.Optional(Type.String({ maxLength: 1024 })),
+          password: Type.Optional(Type.String({ maxLength: 4096, description: 'Write-only: reads show "********"; on replace, omitted or "********" keeps the stored one' })),
+        },
+        { additionalProperties: false, description: 'Where avro / json-schema records find their schemas (HTTP basic auth optional)' },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -37,7 +62,49 @@ const JobOutput = Type.Composite(
 );
 
 function view(rec: JobRecord): Record<string, unknown> {
-  return { id: rec.id, name: rec.name, sourceId: rec.sourceId, ...rec.definition, createdAt: rec.createdAt, updatedAt: rec.updatedAt };
+  // The schema registry password is write-only, like data source secrets.
+  const reg = rec.definition.schemaRegistry as JobIn['schemaRegistry'];
+  const masked = reg?.password ? { schemaRegistry: { ...reg, password: '********' } } : {};
+  return { id: rec.id, name: rec.name, sourceId: rec.sourceId, ...rec.definition, ...masked, createdAt: rec.createdAt, updatedAt: rec.updatedAt };
+}
+
+/** On replace, an omitted or masked registry password keeps the stored one (same registry URL only). */
+function keepRegistryPassword(b: JobIn, prev: JobRecord): JobIn {
+  const old = prev.definition.schemaRegistry as JobIn['schemaRegistry'];
+  const reg = b.schemaRegistry;
+  if (!reg || !old?.password || old.url !== reg.url || (reg.password !== undefined && reg.password !== '********')) return b;
+  return { ...b, schemaRegistry: { ...reg, password: old.password } };
+}
+
+const isStringRecord = (v: unknown): v is Record<string, string> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string');
+
+async function validateRunnerOptions(b: JobIn): Promise<void> {
+  const bad = (msg: string) => lakehouseError('VALIDATION_FAILED', msg);
+  if (b.topics.length === 0 && !b.topicPattern) throw bad('give topics, a topicPattern, or both');
+  if ((b.format === 'avro' || b.format === 'json-schema') && !b.schemaRegistry) throw bad(`format ${b.format} needs a schemaRegistry`);
+  if (b.topicPattern) {
+    try {
+      new RegExp(b.topicPattern);
+    } catch (e) {
+      throw bad(`topicPattern: ${(e as Error).message}`);
+    }
+  }
+  const m = b.mapping;
+  if (m.enrich !== undefined && (!Array.isArray(m.enrich) || m.enrich.some((e) => typeof e !== 'string' || !Object.hasOwn(ENRICHMENT_COLUMNS, e)))) {
+    throw bad(`mapping.enrich: a list of ${Object.keys(ENRICHMENT_COLUMNS).join(', ')}`);
+  }
+  if (m.headerColumns !== undefined && !isStringRecord(m.headerColumns)) throw bad('mapping.headerColumns: an object of column → header name');
+  if (m.schemaEvolution !== undefined && typeof m.schemaEvolution !== 'boolean') throw bad('mapping.schemaEvolution: true or false');
+  if (m.derived !== undefined) {
+    if (!isStringRecord(m.derived)) throw bad('mapping.derived: an object of column → SQL expression');
+    try {
+      await validateDerived(m.derived, null);
+    } catch (e) {
+      if (e instanceof DerivedExpressionError) throw bad(`mapping.${e.message}`);
+      throw e;
+    }
+  }
 }
 
 export function registerJobRoutes(app: FastifyInstance, store: OwnStore): void {
@@ -47,6 +114,7 @@ export function registerJobRoutes(app: FastifyInstance, store: OwnStore): void {
     const src = await store.getSource(null, b.sourceId);
     if (!src) throw lakehouseError('VALIDATION_FAILED', `sourceId ${b.sourceId}: no such data source`);
     if (src.kind !== 'kafka') throw lakehouseError('VALIDATION_FAILED', `sourceId ${b.sourceId}: not a Kafka source`);
+    await validateRunnerOptions(b);
   };
   const definition = (b: JobIn): Record<string, unknown> => {
     const { name: _n, sourceId: _s, ...rest } = b;
@@ -71,8 +139,9 @@ export function registerJobRoutes(app: FastifyInstance, store: OwnStore): void {
     { schema: { tags, summary: 'Replace an ingestion job definition', params: IdParams, body: JobInput, response: responses({ 200: JobOutput }) } },
     async (req, reply) => {
       const { id } = req.params as { id: string };
-      if (!(await store.getJob(id))) throw lakehouseError('NOT_FOUND', `no ingestion job ${id}`);
-      const b = req.body as JobIn;
+      const prev = await store.getJob(id);
+      if (!prev) throw lakehouseError('NOT_FOUND', `no ingestion job ${id}`);
+      const b = keepRegistryPassword(req.body as JobIn, prev);
       await validate(b);
       return send(reply, 200, view(await store.updateJob(id, b.name, b.sourceId, definition(b))));
     },

@@ -8,9 +8,12 @@
  *       end-to-end commits/s of 1-row appends (Parquet write + manifests + catalog commit);
  *   (c) scan: queryTable count/sum over the N-row table vs DuckDB read_parquet over its files.
  *   (d), (e) query engine scan vs read_parquet and planning over many files (scan-bench.ts).
+ *   (f) query time on a table of many small appends before and after compaction (compaction-bench.ts).
  * Options: --rows N (default 5000000), --commits N (default 300), --runs N (scan repeats, 3),
  * --scan-rows N (query engine scan table, default 10000000), --plan-files N (default 10000),
- * --no-pg, --profile (always print the phase breakdowns).
+ *   (g) Kafka → Iceberg rows/s vs DuckDB JSON → Parquet, and produce → SQL freshness (kafka-bench.ts; starts its own broker).
+ * --no-pg, --profile (always print the phase breakdowns), --kafka-records N (default 300000; 0 skips (g)),
+ * --freshness-seconds N (default 20).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,6 +36,8 @@ import { benchCatalogCommits, benchCommitsVia } from './catalog-commits.js';
 import { buildServer } from '../api/server.js';
 import { RestCatalogClient } from '../catalog/rest-client.js';
 import { benchQueryEngine } from './scan-bench.js';
+import { benchCompaction } from './compaction-bench.js';
+import { benchKafka } from './kafka-bench.js';
 
 interface Options {
   rows: number;
@@ -42,10 +47,12 @@ interface Options {
   profile: boolean;
   scanRows: number;
   planFiles: number;
+  kafkaRecords: number;
+  freshnessSeconds: number;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { rows: 5_000_000, commits: 300, runs: 3, pg: true, profile: false, scanRows: 10_000_000, planFiles: 10_000 };
+  const o: Options = { rows: 5_000_000, commits: 300, runs: 3, pg: true, profile: false, scanRows: 10_000_000, planFiles: 10_000, kafkaRecords: 300_000, freshnessSeconds: 20 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const num = () => {
@@ -59,6 +66,11 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--scan-rows') o.scanRows = num();
     else if (a === '--plan-files') o.planFiles = num();
     else if (a === '--no-pg') o.pg = false;
+    else if (a === '--kafka-records') {
+      o.kafkaRecords = Number(argv[++i]);
+      if (!Number.isInteger(o.kafkaRecords) || o.kafkaRecords < 0) throw new Error(`${a} needs a whole number >= 0`);
+    }
+    else if (a === '--freshness-seconds') o.freshnessSeconds = num();
     else if (a === '--profile') o.profile = true;
     else throw new Error(`unknown option ${a}`);
   }
@@ -260,13 +272,25 @@ async function main(): Promise<void> {
     rows.push(...qe.rows);
     notes.push(...qe.notes);
 
+    // (f) query time before and after compaction (compaction-bench.ts).
+    const cb = await benchCompaction(dir, { runs: opts.runs, log });
+    rows.push(...cb.rows);
+    notes.push(...cb.notes);
+
+    // (g) Kafka → Iceberg ingestion (kafka-bench.ts).
+    if (opts.kafkaRecords > 0) {
+      const kb = await benchKafka(dir, { records: opts.kafkaRecords, freshnessSeconds: opts.freshnessSeconds, log });
+      rows.push(...kb.rows);
+      notes.push(...kb.notes);
+    }
+
     // (b) catalog commits/s (the goals), then end-to-end small appends (information).
     log(`(b) ${opts.commits} catalog commits on SQLite…`);
     const sqliteCatalog = await benchCatalogCommits(`sqlite:${join(dir, 'cc.db')}`, join(dir, 'wh-cc-sqlite'), opts.commits);
     rows.push({ metric: `catalog commits/s, SQLite (${opts.commits})`, ours: `${sqliteCatalog.toFixed(0)}/s`, baseline: '', ratio: '', goal: '>= 200/s', ok: sqliteCatalog >= 200 });
     log(`(b) ${opts.commits} REST commits on SQLite…`);
     const viaRest = async (catalog: SqlCatalog) => {
-      const app = await buildServer({ catalog, logLevel: 'error' });
+      const app = await buildServer({ catalog, logLevel: 'error', security: { anonymous: true, bootstrapOut: { write: () => true } } });
       const uri = await app.listen({ host: '127.0.0.1', port: 0 });
       return { catalog: new RestCatalogClient({ uri, io: catalog.io }), close: () => app.close() };
     };

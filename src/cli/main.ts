@@ -8,8 +8,14 @@ import { queryTable } from '../table/scan-query.js';
 const USAGE = `usage:
   lakehouse serve                      start the service (config: LAKEHOUSE_CONFIG=<file.json>, LAKEHOUSE_* env overrides; see src/config.ts)
   lakehouse scan <table-folder> [--metadata <file>] --sql "<SELECT … FROM t …>"
-  lakehouse sql "<query>" [--format json|csv|table] [--namespace ns] [--url http://host:port] [--max-rows N] [--timeout-ms N]
+  lakehouse sql "<query>" [--format json|csv|table] [--namespace ns] [--url http://host:port] [--token T] [--max-rows N] [--timeout-ms N]
                                        run SQL via the service at --url, else on the local warehouse (same config as serve)
+  lakehouse schedules <list|show|create|update|delete|run|cancel|runs> [--url http://host:port] [--format table|json]
+                                       manage scheduled jobs of a running service (lakehouse schedules help)
+  lakehouse alerts <list|rules|history|silence> [--url http://host:port] [--format table|json]
+                                       alert state, rules, history; silence alerts (lakehouse alerts help)
+  lakehouse jobs list|show|start|pause|resume|stop|reset|status|runs [<job>] --url http://host:port [--format table|json]
+                                       ingestion jobs of a running service (lakehouse jobs help)
 `;
 
 async function scan(args: string[]): Promise<number> {
@@ -32,14 +38,14 @@ async function scan(args: string[]): Promise<number> {
 
 /** How to reach a listening address from a browser (0.0.0.0 / :: / 127.0.0.1 → localhost). */
 function browsable(address: string): string {
-  return address.replace(/^http:\/\/(0\.0\.0\.0|\[::\]|127\.0\.0\.1|\[::1\])(?=:)/, 'http://localhost');
+  return address.replace(/^(https?):\/\/(0\.0\.0\.0|\[::\]|127\.0\.0\.1|\[::1\])(?=:)/, '$1://localhost');
 }
 
 async function serve(): Promise<number> {
-  const { loadConfig, redactConfig, redactUrl, storageConfigOf } = await import('../config.js');
+  const { loadConfig, redactConfig, redactUrl, securityConfigOf, storageConfigOf } = await import('../config.js');
   const { openSqlCatalog } = await import('../catalog/open-catalog.js');
   const { buildServer } = await import('../api/server.js');
-  const { mkdirSync } = await import('node:fs');
+  const { mkdirSync, readFileSync } = await import('node:fs');
   const config = loadConfig();
   if (config.warehouse.startsWith('/')) mkdirSync(config.warehouse, { recursive: true });
   const catalog = await openSqlCatalog({
@@ -48,8 +54,14 @@ async function serve(): Promise<number> {
     name: config.catalogName,
     storage: storageConfigOf(config),
   });
-  const app = await buildServer({ catalog, logLevel: config.logLevel, warehouse: config.warehouse });
+  const tls = config.tls ? { cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) } : undefined;
+  const { Metrics } = await import('../observability/metrics.js');
+  const metrics = new Metrics();
+  const app = await buildServer({ catalog, logLevel: config.logLevel, warehouse: config.warehouse, security: securityConfigOf(config), tls, metrics });
   (await import('../scheduler/index.js')).startScheduler(catalog, null, { app });
+  // Alert rules are evaluated over this process's metrics registry (rules and state live in the catalog store).
+  const alerting = (await import('../observability/alerts/index.js')).startAlerting(catalog, { registry: metrics.registry, logger: app.log });
+  if (alerting) app.addHook('onClose', async () => alerting.stop());
   app.log.info({ config: redactConfig(config) }, 'configuration');
   const address = await app.listen({ host: config.host, port: config.port });
   await (await import('../ingest/job-manager.js')).startJobManager({ catalog });
@@ -94,6 +106,12 @@ export async function main(argv: string[]): Promise<number> {
         return await serve();
       case 'sql':
         return await (await import('./sql.js')).sqlCommand(rest, USAGE);
+      case 'schedules':
+        return await (await import('./schedules.js')).schedulesCommand(rest, USAGE);
+      case 'alerts':
+        return await (await import('./alerts.js')).alertsCommand(rest);
+      case 'jobs':
+        return await (await import('./jobs.js')).jobsCommand(rest);
       case undefined:
       case '--help':
       case 'help':

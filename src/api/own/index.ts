@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Catalog } from '../../catalog/catalog.js';
 import { lakehouseError } from '../../core/errors.js';
+import { alertStoreOf, registerAlertRoutes } from './alerts.js';
 import { parseOwnJson } from './common.js';
 import { registerIngestRoutes } from './ingest.js';
 import { registerJobRoutes } from './jobs.js';
@@ -34,6 +35,7 @@ export async function ownApi(app: FastifyInstance, opts: OwnApiOptions): Promise
     registerSourceRoutes(app, opts.store);
     registerJobRoutes(app, opts.store);
     registerScheduleRoutes(app, opts.store);
+    registerAlertRoutes(app, alertStoreOf(opts.store));
   } else {
     app.all('/sources/*', { schema: { hide: true } }, async () => {
       throw lakehouseError('UNSUPPORTED_OPERATION', 'data sources need the SQL catalog store');

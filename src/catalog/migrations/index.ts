@@ -7,6 +7,10 @@ import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'k
 import { initialMigration } from './0001-initial.js';
 import { dataSourcesMigration } from './0002-data-sources.js';
 import { schedulerMigration } from './0003-scheduler.js';
+import { queryHistoryMigration } from './0004-query-history.js';
+import { securityMigration } from './0005-security.js';
+import { schedulerIngestMigration } from './0006-scheduler-ingest.js';
+import { observabilityMigration } from './0008-observability.js';
 
 export type SqlDialectKind = 'sqlite' | 'postgres';
 
@@ -15,6 +19,10 @@ export function catalogMigrations(dialect: SqlDialectKind): Record<string, Migra
     '0001-initial': initialMigration(dialect),
     '0002-data-sources': dataSourcesMigration(dialect),
     '0003-scheduler': schedulerMigration(dialect),
+    '0004-query-history': queryHistoryMigration(dialect),
+    '0005-security': securityMigration(dialect),
+    '0006-scheduler-ingest': schedulerIngestMigration(dialect),
+    '0008-observability': observabilityMigration(dialect),
   };
 }
 

@@ -75,6 +75,7 @@ const OTHER_DOCS = {
   PORT: 'Fallback for `LAKEHOUSE_PORT` (platforms that inject `PORT`).',
   LAKEHOUSE_SCHEDULER: '`off` / `0` / `false` / `no` → this process runs no scheduler runner (e.g. a read-only replica).',
   LAKEHOUSE_SCHEDULER_POLL_MS: 'How often (ms) the scheduler runner looks for due work (default 1000).',
+  LAKEHOUSE_TOKEN: 'Bearer token (an API key or an OAuth2 access token) the client commands (`sql --url`, `jobs`, `schedules`, `alerts`) send to a running service; `--token` overrides it.',
   LAKEHOUSE_SCHEDULER_LEASE_MS: "Scheduler lease time-to-live (ms, default 30000): how long a crashed process's runs wait before another process takes them over.",
   LAKEHOUSE_QUERY_MEMORY_LIMIT: 'DuckDB `memory_limit` of each SQL query (default `2GB`).',
   AWS_REGION: 'S3 region when `storage.s3.region` is not set (then `AWS_DEFAULT_REGION`, then `us-east-1`).',

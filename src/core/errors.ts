@@ -30,6 +30,8 @@ export const ERRORS = {
   UNPROCESSABLE_ENTITY: { status: 422, type: 'UnprocessableEntityException' },
   /** A query ran past its time limit (it was interrupted). */
   QUERY_TIMEOUT: { status: 408, type: 'QueryTimeoutException' },
+  /** A query needed more memory than its limit (DuckDB `memory_limit`). */
+  QUERY_MEMORY_LIMIT: { status: 422, type: 'QueryMemoryLimitException' },
   /** A query was cancelled (DELETE /api/v1/queries/{id}). */
   QUERY_CANCELLED: { status: 409, type: 'QueryCancelledException' },
   /** Missing or bad credentials (sent with `WWW-Authenticate`). */

@@ -146,7 +146,11 @@ export class QueryEngine {
         reader = Number.isFinite(max) ? await duck.conn.streamAndReadUntil(sql, max + 1) : await duck.conn.runAndReadAll(sql);
       } catch (e) {
         if (signal?.aborted) throw abortError(signal);
-        throw lakehouseError('BAD_REQUEST', `query failed: ${(e as Error).message}`);
+        const message = (e as Error).message;
+        if (/^Out of Memory Error/.test(message)) {
+          throw lakehouseError('QUERY_MEMORY_LIMIT', `query exceeded its memory limit of ${opts.memoryLimit ?? 'the default'}: ${message}`);
+        }
+        throw lakehouseError('BAD_REQUEST', `query failed: ${message}`);
       }
       stats.executionMs = Math.round(performance.now() - t1);
       const all = reader.getRows();

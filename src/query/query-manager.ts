@@ -20,6 +20,8 @@ export interface QueryRequest {
   asOfMs?: number;
   maxRows?: number;
   timeoutMs?: number;
+  /** DuckDB memory limit for this query in MiB, capped at the service's limit. */
+  memoryLimitMb?: number;
   /** Who submitted the query, once requests carry an identity. */
   principal?: string | null;
 }
@@ -171,7 +173,7 @@ export class QueryManager {
           snapshotId: req.snapshotId,
           asOfMs: req.asOfMs,
           maxRows,
-          memoryLimit: this.opts.memoryLimit,
+          memoryLimit: effectiveMemoryLimit(req.memoryLimitMb, this.opts.memoryLimit),
           threads: this.opts.threads,
           signal,
           onConnection: (conn) => {
@@ -330,4 +332,21 @@ export function historyEntry(rec: QueryRecord): HistoryEntry {
     stats: rec.stats,
     error: rec.error ? { code: rec.error.code, message: rec.error.message } : null,
   };
+}
+
+const UNITS: Record<string, number> = { B: 1 / 2 ** 20, KB: 1000 / 2 ** 20, KIB: 1 / 1024, MB: 1e6 / 2 ** 20, MIB: 1, GB: 1e9 / 2 ** 20, GIB: 1024, TB: 1e12 / 2 ** 20, TIB: 2 ** 20 };
+
+/** A DuckDB size setting ('2GB', '512MiB') in MiB, or null when it cannot be read. */
+export function sizeInMb(setting: string): number | null {
+  const m = /^\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*$/.exec(setting);
+  if (!m) return null;
+  const unit = UNITS[(m[2] || 'B').toUpperCase()];
+  return unit === undefined ? null : Number(m[1]) * unit;
+}
+
+/** The request's limit when it is below the service's (a request can only lower it). */
+export function effectiveMemoryLimit(requestMb: number | undefined, serviceLimit: string): string {
+  if (requestMb === undefined) return serviceLimit;
+  const cap = sizeInMb(serviceLimit);
+  return cap !== null && requestMb >= cap ? serviceLimit : `${requestMb}MiB`;
 }

@@ -118,6 +118,19 @@ describe('own API: queries', () => {
     expect(Date.now() - t0).toBeLessThan(10_000);
   });
 
+  it('applies a per-query memory limit (it can only lower the service limit)', async () => {
+    // A list aggregate of 20M BIGINTs needs ~160 MB and cannot spill.
+    const sql = 'SELECT len(list(i)) AS n FROM range(20000000) t(i)';
+    const small = await s.call('POST', '/api/v1/queries', { sql, memoryLimitMb: 32 });
+    expect(small.status, small.text).toBe(422);
+    expect(small.body.error).toMatchObject({ type: 'QueryMemoryLimitException', code: 422 });
+    expect(small.body.error.message).toMatch(/32MiB/);
+    const enough = await s.call('POST', '/api/v1/queries', { sql, memoryLimitMb: 1024 });
+    expect(enough.status, enough.text).toBe(200);
+    expect(enough.body.rows).toEqual([[20000000]]);
+    expect((await s.call('POST', '/api/v1/queries', { sql: 'SELECT 1', memoryLimitMb: 1 })).status).toBe(400);
+  });
+
   it('maps engine errors: bad SQL 400, unknown table 404, validation', async () => {
     const bad = await s.call('POST', '/api/v1/queries', { sql: 'SELEC 1' });
     expect(bad.status, bad.text).toBe(400);

@@ -30,6 +30,7 @@ const QueryInput = Type.Object(
     async: Type.Optional(Type.Boolean({ default: false, description: 'Return 202 at once and run in the background' })),
     maxRows: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'Row limit (default 100000); beyond it `truncated` is true' })),
     timeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 3_600_000, description: 'Time limit from submission (default 300000)' })),
+    memoryLimitMb: Type.Optional(Type.Integer({ minimum: 16, maximum: 1_048_576, description: "Memory limit for this query in MiB; it can only lower the service's limit (LAKEHOUSE_QUERY_MEMORY_LIMIT, default 2GB). Beyond it the query fails with QUERY_MEMORY_LIMIT" })),
     pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE, description: `Rows in the first page (sync mode; default ${DEFAULT_PAGE})` })),
   },
   { additionalProperties: false },
@@ -239,6 +240,7 @@ export function registerQueryRoutes(app: FastifyInstance, catalog: Catalog, opts
         asOfMs,
         maxRows: b.maxRows,
         timeoutMs: b.timeoutMs,
+        memoryLimitMb: b.memoryLimitMb,
       });
       req.log.info({ queryId: rec.id, async: Boolean(b.async) }, 'query submitted');
       if (b.async) return reply.header('location', `/api/v1/queries/${rec.id}`).code(202).type('application/json').send(JSON.stringify({ queryId: rec.id, state: rec.state }));

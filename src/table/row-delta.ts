@@ -9,7 +9,7 @@ import { currentSchema, defaultSpec, snapshotById, specById, type TableMetadata 
 import { partitionType } from '../iceberg/partition.js';
 import { indexById, type Schema } from '../iceberg/schema.js';
 import { MAIN_BRANCH, type Snapshot, type SnapshotSummary } from '../iceberg/snapshot.js';
-import type { NestedField } from '../iceberg/types.js';
+import type { NestedField, StructType } from '../iceberg/types.js';
 import type { Catalog, LoadedTable } from '../catalog/catalog.js';
 import type { TableIdent } from '../catalog/store.js';
 import { ident, str, type Duck } from '../duck/db.js';
@@ -147,9 +147,23 @@ class LiveRows {
  * original snapshot ids and sequence numbers, entries already DELETED are dropped.
  */
 export async function rewriteManifestRemoving(table: LoadedTable, manifest: ManifestFile, remove: ReadonlySet<string>, snapshotId: bigint): Promise<{ file: ManifestFile; removed: DataFile[] }> {
+  return rewriteManifestsRemoving(table, [manifest], remove, snapshotId);
+}
+
+/**
+ * One manifest holding the live entries of `manifests` (all of one partition spec and content),
+ * with the files in `remove` marked DELETED and the rest EXISTING (sequence numbers kept). Merging
+ * keeps a compaction of many small commits from writing one manifest per manifest it touches
+ * (Java's MergingSnapshotProducer merges them the same way).
+ */
+export async function rewriteManifestsRemoving(table: LoadedTable, manifests: readonly ManifestFile[], remove: ReadonlySet<string>, snapshotId: bigint): Promise<{ file: ManifestFile; removed: DataFile[] }> {
   const md = table.metadata;
+  const first = manifests[0];
+  if (!first || manifests.some((m) => m.partitionSpecId !== first.partitionSpecId || m.content !== first.content)) {
+    throw lakehouseError('INTERNAL', 'manifests merged into one must share a partition spec and content');
+  }
   const schema = currentSchema(md);
-  const spec = specById(md, manifest.partitionSpecId);
+  const spec = specById(md, first.partitionSpecId);
   let ptype;
   try {
     ptype = partitionType(spec, schema);
@@ -157,33 +171,37 @@ export async function rewriteManifestRemoving(table: LoadedTable, manifest: Mani
     ptype = undefined;
   }
   const resolve = tableResolver(table);
-  const path = resolve(manifest.manifestPath);
-  const { entries, meta } = readManifest(await table.io.read(path), { file: path, partitionType: ptype });
   const out: ManifestEntry[] = [];
   const removed: DataFile[] = [];
   let existingFiles = 0;
   let existingRows = 0n;
   let deletedRows = 0n;
   let minSeq: bigint | null = null;
-  for (const e of inheritManifestMetadata(entries, manifest)) {
-    if (e.status === ManifestEntryStatus.DELETED) continue;
-    if (remove.has(e.dataFile.filePath)) {
-      out.push({ ...e, status: ManifestEntryStatus.DELETED, snapshotId });
-      removed.push(e.dataFile);
-      deletedRows += e.dataFile.recordCount;
-    } else {
-      out.push({ ...e, status: ManifestEntryStatus.EXISTING });
-      existingFiles++;
-      existingRows += e.dataFile.recordCount;
-      if (e.sequenceNumber !== null && (minSeq === null || e.sequenceNumber < minSeq)) minSeq = e.sequenceNumber;
+  let manifestPartitionType: StructType | undefined;
+  for (const manifest of manifests) {
+    const path = resolve(manifest.manifestPath);
+    const { entries, meta } = readManifest(await table.io.read(path), { file: path, partitionType: ptype });
+    manifestPartitionType ??= meta.partitionType;
+    for (const e of inheritManifestMetadata(entries, manifest)) {
+      if (e.status === ManifestEntryStatus.DELETED) continue;
+      if (remove.has(e.dataFile.filePath)) {
+        out.push({ ...e, status: ManifestEntryStatus.DELETED, snapshotId });
+        removed.push(e.dataFile);
+        deletedRows += e.dataFile.recordCount;
+      } else {
+        out.push({ ...e, status: ManifestEntryStatus.EXISTING });
+        existingFiles++;
+        existingRows += e.dataFile.recordCount;
+        if (e.sequenceNumber !== null && (minSeq === null || e.sequenceNumber < minSeq)) minSeq = e.sequenceNumber;
+      }
     }
   }
   const bytes = writeManifest({
     formatVersion: md['format-version'],
     spec: { specId: spec['spec-id'], fields: spec.fields.map((f) => ({ ...f })) },
-    partitionType: meta.partitionType,
+    partitionType: manifestPartitionType!,
     schema,
-    content: manifest.content,
+    content: first.content,
     entries: out,
   });
   const newPath = `${md.location.replace(/\/+$/, '')}/metadata/${randomUUID()}-m1.avro`;
@@ -194,7 +212,7 @@ export async function rewriteManifestRemoving(table: LoadedTable, manifest: Mani
       manifestPath: newPath,
       manifestLength: BigInt(bytes.length),
       partitionSpecId: spec['spec-id'],
-      content: manifest.content,
+      content: first.content,
       sequenceNumber: UNASSIGNED_SEQUENCE_NUMBER,
       minSequenceNumber: minSeq ?? UNASSIGNED_SEQUENCE_NUMBER,
       addedSnapshotId: snapshotId,
@@ -204,7 +222,7 @@ export async function rewriteManifestRemoving(table: LoadedTable, manifest: Mani
       addedRowsCount: 0n,
       existingRowsCount: existingRows,
       deletedRowsCount: deletedRows,
-      partitions: partitionSummaries(out.map((e) => e.dataFile), meta.partitionType),
+      partitions: partitionSummaries(out.map((e) => e.dataFile), manifestPartitionType!),
     },
   };
 }

@@ -67,6 +67,11 @@ describe('table maintenance', () => {
     const s = currentSnapshot(t.metadata)!;
     expect(s.summary).toMatchObject({ operation: 'replace', 'total-data-files': '3', 'total-delete-files': '0', 'total-records': String(before.length) });
     expect(await snapshotRows(duck, t)).toEqual(before);
+    // The 8 appends' manifests and the delete manifest are merged, not rewritten one by one: one
+    // manifest of added files plus one rewritten manifest per content (data, position deletes).
+    const manifests = await listManifests(t.metadata, s, t.io, (x) => x);
+    expect(manifests.length).toBeLessThanOrEqual(3);
+    expect(manifests.reduce((n, m) => n + m.deletedFilesCount, 0)).toBe(24 + h0.deleteFiles);
     // partition values preserved: one file per cat, every row in the right one
     const p = await plan(t);
     expect(p.tasks.map((x) => x.file.partition[0]).sort()).toEqual(['a', 'b', 'c']);

@@ -15,6 +15,10 @@ import { extractPredicates, fileMayMatch, type Predicate } from './pruning.js';
 import { analyzeSelect, cteNames, parseSelect, walk, type AstNode, type TableRef } from './sql-ast.js';
 import { parseTravel, resolveTravel, rewriteTimeTravel } from './time-travel.js';
 import { executeWrite, parseWrite } from './writes.js';
+import { authorizerFor } from '../security/index.js';
+import type { EffectivePolicy } from '../security/authz.js';
+import type { AuthContext } from '../security/model.js';
+import { checkPolicyFilters, policyViewSql } from '../security/sql-policy.js';
 
 /**
  * SQL over catalog tables. Each query runs in a fresh in-memory DuckDB that can see nothing but
@@ -22,6 +26,8 @@ import { executeWrite, parseWrite } from './writes.js';
  * TypeScript (snapshot, pruning by partition and column statistics, deletes) and bound as a view,
  * and then file access is locked to exactly those files (`allowed_paths`,
  * `enable_external_access = false`, `lock_configuration = true`) before the user's SQL runs.
+ * With a caller (`principal`), each view carries the caller's policy (src/security/sql-policy.ts):
+ * whatever the SQL does with a table, it sees only the columns, values and rows the view shows.
  */
 export interface QueryOptions {
   defaultNamespace?: string[];
@@ -39,6 +45,13 @@ export interface QueryOptions {
   signal?: AbortSignal;
   /** Called with the query's DuckDB connection before it runs (progress polling: `conn.progress`). */
   onConnection?: (conn: DuckDBConnection) => void;
+  /**
+   * The caller. With it (and a catalog with a security store) every table is bound through the
+   * caller's effective policy: no SELECT → FORBIDDEN, hidden columns left out of the view, masks
+   * in place of values, row filters in its WHERE; writes need their privileges. Without it the
+   * query runs unchecked (in-process callers: jobs, maintenance, tests).
+   */
+  principal?: AuthContext;
 }
 
 export interface QueryStats {
@@ -59,6 +72,8 @@ export interface QueryResult {
   rows: JsonValue[][];
   truncated: boolean;
   stats: QueryStats;
+  /** Columns the query touched, `namespace.table.column` (for the audit log). */
+  touched?: string[];
 }
 
 function abortError(signal: AbortSignal): Error {
@@ -134,7 +149,8 @@ export class QueryEngine {
       const write = parseWrite(sql);
       if (write) return await executeWrite(this, duck, write, opts, t0);
       const stats = newStats();
-      const allowed = await this.bindTables(duck, sql, opts, stats);
+      const visible = new Map<string, string[]>();
+      const allowed = await this.bindTables(duck, sql, opts, stats, visible);
       await lockDown(duck, allowed, []);
       const t1 = performance.now();
       stats.planningMs = Math.round(t1 - t0);
@@ -157,7 +173,7 @@ export class QueryEngine {
       const rows = (all.length > max ? all.slice(0, max) : all).map((r) => r.map(toJsonValue));
       const names = reader.columnNames();
       const types = reader.columnTypes();
-      return { columns: names.map((name, i) => ({ name, type: types[i].toString() })), duckTypes: types, rows, truncated: all.length > max, stats };
+      return { columns: names.map((name, i) => ({ name, type: types[i].toString() })), duckTypes: types, rows, truncated: all.length > max, stats, touched: touchedColumns(await parseSelect(duck, sql).catch(() => []), visible) };
     } catch (e) {
       if (signal?.aborted) throw abortError(signal);
       throw e;
@@ -171,7 +187,7 @@ export class QueryEngine {
    * Binds every catalog table that `selectSql` (a single SELECT) references as a view in `duck`,
    * planned with pruning; returns the local files the views read. Rejects table functions.
    */
-  async bindTables(duck: Duck, selectSql: string, opts: QueryOptions, stats: QueryStats): Promise<Set<string>> {
+  async bindTables(duck: Duck, selectSql: string, opts: QueryOptions, stats: QueryStats, visible = new Map<string, string[]>()): Promise<Set<string>> {
     const statements = await parseSelect(duck, selectSql);
     if (statements.length !== 1) throw lakehouseError('BAD_REQUEST', 'exactly one statement per query');
     const analysis = analyzeSelect(statements);
@@ -194,7 +210,7 @@ export class QueryEngine {
         ddl.push(`ATTACH ':memory:' AS ${q(binding.duckCatalog)}`);
         attached.add(binding.duckCatalog);
       }
-      const viewSql = await this.tableSql(duck, ref, statements, opts, stats, allowed);
+      const viewSql = await this.tableSql(duck, ref, statements, opts, stats, allowed, visible);
       const schemaName = binding.duckCatalog ? `${q(binding.duckCatalog)}.${q(binding.duckSchema)}` : q(binding.duckSchema);
       ddl.push(`CREATE SCHEMA IF NOT EXISTS ${schemaName}`, `CREATE OR REPLACE VIEW ${schemaName}.${q(binding.duckTable)} AS ${viewSql}`);
       await duck.run(ddl.join(';\n'));
@@ -223,8 +239,21 @@ export class QueryEngine {
     return { namespace, name: base };
   }
 
-  private async tableSql(duck: Duck, ref: TableRef, statements: AstNode[], opts: QueryOptions, stats: QueryStats, allowed: Set<string>): Promise<string> {
+  /** The caller's policy on a table; null when queries run unchecked (no caller, or no security store). */
+  async policyFor(id: TableIdent, opts: QueryOptions): Promise<EffectivePolicy | null> {
+    if (!opts.principal) return null;
+    const authz = authorizerFor(this.catalog);
+    if (!authz) return null;
+    const policy = await authz.effectivePolicy(opts.principal, id);
+    if (!policy.canSelect) throw lakehouseError('FORBIDDEN', `principal '${policy.principal}' lacks SELECT on ${[...id.namespace, id.name].join('.')}`);
+    return policy;
+  }
+
+  private async tableSql(duck: Duck, ref: TableRef, statements: AstNode[], opts: QueryOptions, stats: QueryStats, allowed: Set<string>, visible: Map<string, string[]>): Promise<string> {
     const id = this.tableIdent(ref, opts);
+    const tableName = [...id.namespace, id.name].join('.');
+    // Before loading: without SELECT, whether the table exists is none of the caller's business.
+    const policy = await this.policyFor(id, opts);
     let table: LoadedTable;
     try {
       table = await this.catalog.loadTable(id);
@@ -234,7 +263,7 @@ export class QueryEngine {
       }
       throw e;
     }
-    stats.tables.push([...id.namespace, id.name].join('.'));
+    stats.tables.push(tableName);
     const md = table.metadata;
     const travel = parseTravel(ref.table);
     const metaKind = travel.table.includes('$') ? travel.table.slice(travel.table.indexOf('$') + 1) : null;
@@ -247,12 +276,25 @@ export class QueryEngine {
     const resolve = tableResolver(table);
     if (metaKind !== null) {
       if (!METADATA_TABLES.includes(metaKind)) throw lakehouseError('NO_SUCH_TABLE', `unknown metadata table $${metaKind}; known: ${METADATA_TABLES.join(', ')}`);
+      // Bounds, partition values and row counts would tell what the masks and filters hide.
+      if (policy?.limited) {
+        throw lakehouseError('FORBIDDEN', `metadata table ${tableName}$${metaKind} refused: principal '${policy.principal}' is limited on ${tableName} by column masks, row filters or column grants`);
+      }
       return metadataTableSql(metaKind, { io: table.io, metadata: md, resolve }, snapshot ?? null);
     }
     const schema: Schema = snapshot && snapshot['schema-id'] !== undefined && snapshot['snapshot-id'] !== md['current-snapshot-id']
       ? schemaById(md, snapshot['schema-id'])
       : currentSchema(md);
-    const predicates = predicatesFor(ref, statements, schema);
+    const columnNames = schema.fields.map((f) => f.name);
+    // The view's columns as the caller sees them; pruning may only use stored values it sees as such.
+    const shape = policy?.limited ? policyViewSql('SELECT 1', columnNames, policy) : null;
+    if (policy?.limited) await checkPolicyFilters(duck, policy, columnNames).catch((e) => {
+      throw lakehouseError('FORBIDDEN', `row filter on ${tableName} cannot be applied: ${(e as Error).message}`);
+    });
+    const allPredicates = predicatesFor(ref, statements, schema);
+    // With a row filter, no pruning by the caller's predicates at all: the files-pruned count would
+    // tell whether filtered-out rows match them.
+    const predicates = shape?.filtered ? undefined : shape && allPredicates ? allPredicates.filter((p) => shape.rawColumns.has(p.field.name)) : allPredicates;
     const plan = snapshot
       ? await planScan(md, snapshot, {
           io: table.io,
@@ -278,7 +320,12 @@ export class QueryEngine {
       allowed.add(await table.io.localPath(t.location));
       for (const d of t.deletes) allowed.add(await table.io.localPath(d.location));
     }
-    return sql;
+    if (!shape || !policy) {
+      visible.set(tableName, columnNames);
+      return sql;
+    }
+    visible.set(tableName, shape.visible);
+    return policyViewSql(sql, columnNames, policy).sql;
   }
 }
 
@@ -309,4 +356,24 @@ function predicatesFor(ref: TableRef, statements: AstNode[], schema: Schema): Pr
   });
   if (unusable || perUse.length !== 1 || perUse[0].length === 0) return undefined;
   return perUse[0];
+}
+
+/**
+ * Columns a query touched: every visible column of its tables when it selects `*`, else those
+ * its column references name (by name: aliases are not traced, so a name shared by two tables
+ * counts for both).
+ */
+export function touchedColumns(statements: AstNode[], visible: Map<string, string[]>): string[] {
+  let star = false;
+  const names = new Set<string>();
+  walk(statements, (n) => {
+    if (n.class === 'STAR') star = true;
+    if (n.class === 'COLUMN_REF') {
+      const parts = n.column_names as string[];
+      names.add(parts[parts.length - 1].toLowerCase());
+    }
+  });
+  const out: string[] = [];
+  for (const [table, cols] of visible) for (const c of cols) if (star || names.has(c.toLowerCase())) out.push(`${table}.${c}`);
+  return out;
 }

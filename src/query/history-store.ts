@@ -32,6 +32,8 @@ export interface HistoryFilter {
   status?: HistoryStatus;
   /** Only queries submitted at or after this time (ms since the epoch). */
   sinceMs?: number;
+  /** Only queries of this principal. */
+  principal?: string;
   limit: number;
 }
 
@@ -149,6 +151,7 @@ export class QueryHistoryStore {
     let q = this.db.selectFrom('lakehouse_query_history').selectAll().where('catalog_name', '=', this.catalogName);
     if (f.status) q = q.where('status', '=', f.status);
     if (f.sinceMs !== undefined) q = q.where('submitted_at', '>=', f.sinceMs);
+    if (f.principal !== undefined) q = q.where('principal', '=', f.principal);
     const rows = await q.orderBy('submitted_at', 'desc').orderBy('id', 'desc').limit(f.limit).execute();
     return rows.map(toEntry);
   }

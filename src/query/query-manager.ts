@@ -2,8 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { isLakehouseError, lakehouseError, type ErrorCode, type LakehouseError } from '../core/errors.js';
 import type { JsonValue } from '../duck/result-json.js';
+import { observe } from '../observability/events.js';
 import { QueryEngine, type QueryOptions, type QueryResult, type QueryStats } from './engine.js';
 import type { HistoryEntry, HistoryFilter, QueryHistoryStore } from './history-store.js';
+import type { AuthContext } from '../security/model.js';
 
 /**
  * Runs SQL queries for the API: ids, a bounded concurrency (extra queries wait as `queued`),
@@ -22,8 +24,10 @@ export interface QueryRequest {
   timeoutMs?: number;
   /** DuckDB memory limit for this query in MiB, capped at the service's limit. */
   memoryLimitMb?: number;
-  /** Who submitted the query, once requests carry an identity. */
+  /** Who submitted the query (defaults to `auth.principal`). */
   principal?: string | null;
+  /** The authenticated caller: the engine applies its grants, masks and row filters. */
+  auth?: AuthContext;
 }
 
 export interface QueryRecord {
@@ -110,7 +114,7 @@ export class QueryManager {
     const rec: QueryRecord = {
       id: randomUUID(),
       sql: req.sql,
-      principal: req.principal ?? null,
+      principal: req.principal ?? req.auth?.principal ?? null,
       state: 'queued',
       submittedAt: this.#lastSubmitted,
       startedAt: null,
@@ -176,6 +180,7 @@ export class QueryManager {
           memoryLimit: effectiveMemoryLimit(req.memoryLimitMb, this.opts.memoryLimit),
           threads: this.opts.threads,
           signal,
+          principal: req.auth,
           onConnection: (conn) => {
             rec.conn = conn;
           },
@@ -197,6 +202,17 @@ export class QueryManager {
     } finally {
       rec.finishedAt = Date.now();
       this.#trimResults();
+      // Observability (src/observability/events.ts): count and time the query.
+      if (rec.state === 'succeeded' || rec.state === 'failed' || rec.state === 'cancelled') {
+        observe({
+          type: 'query',
+          outcome: rec.state,
+          seconds: (rec.finishedAt - (rec.startedAt ?? rec.finishedAt)) / 1000,
+          bytesScanned: rec.stats?.bytesScanned ?? 0,
+          filesScanned: rec.stats?.filesScanned ?? 0,
+          filesPruned: rec.stats?.filesPruned ?? 0,
+        });
+      }
     }
   }
 
@@ -250,7 +266,7 @@ export class QueryManager {
     if (!this.history) {
       return [...this.#records.values()]
         .reverse()
-        .filter((r) => (!f.status || r.state === f.status) && (f.sinceMs === undefined || r.submittedAt >= f.sinceMs))
+        .filter((r) => (!f.status || r.state === f.status) && (f.sinceMs === undefined || r.submittedAt >= f.sinceMs) && (f.principal === undefined || r.principal === f.principal))
         .slice(0, f.limit)
         .map(historyEntry);
     }

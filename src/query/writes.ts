@@ -12,7 +12,10 @@ import type { Schema } from '../iceberg/schema.js';
 import { newTableMetadata } from '../iceberg/updates.js';
 import { deleteWhere, overwriteWhere, replaceAll } from '../table/row-delta.js';
 import { appendSql } from '../table/table-ops.js';
-import { lockDown, newStats, type QueryEngine, type QueryOptions, type QueryResult } from './engine.js';
+import { lockDown, newStats, touchedColumns, type QueryEngine, type QueryOptions, type QueryResult } from './engine.js';
+import { parseSelect } from './sql-ast.js';
+import { authorizerFor } from '../security/index.js';
+import type { Check } from '../security/rules.js';
 
 /**
  * Write statements, each one Iceberg commit: INSERT INTO … VALUES/SELECT, CREATE TABLE … [WITH
@@ -192,16 +195,21 @@ export async function executeWrite(engine: QueryEngine, duck: Duck, w: WriteStat
     }
   })();
 
+  await checkWriteAccess(engine, w, target, opts);
   let table: LoadedTable | null = null;
   if (w.kind === 'ctas') {
     if (await catalog.tableExists(target)) {
-      if (w.ifNotExists) return result(0, stats, t0);
+      if (w.ifNotExists) return result([], 0, stats, t0);
       throw lakehouseError('ALREADY_EXISTS', `table already exists: ${[...target.namespace, target.name].join('.')}`);
     }
   } else {
     table = await catalog.loadTable(target);
   }
-  const allowed = await engine.bindTables(duck, selectForAnalysis, opts, stats);
+  const visible = new Map<string, string[]>();
+  const allowed = await engine.bindTables(duck, selectForAnalysis, opts, stats, visible);
+  const touched = touchedColumns(await parseSelect(duck, selectForAnalysis), visible);
+  const targetName = [...target.namespace, target.name].join('.');
+  if (!stats.tables.includes(targetName)) stats.tables.push(targetName);
   const dirs = [tmpdir()];
   const location = table?.metadata.location ?? catalog.defaultTableLocation(target);
   const dir = localDir(location);
@@ -218,7 +226,7 @@ export async function executeWrite(engine: QueryEngine, duck: Duck, w: WriteStat
       const src = `SELECT * FROM (${w.source}) AS __in(${cols.map(q).join(', ')})`;
       const sourceSql = `SELECT ${schema.fields.map((f) => (cols.includes(f.name) ? q(f.name) : `NULL AS ${q(f.name)}`)).join(', ')} FROM (${src})`;
       const after = await appendSql(catalog, target, duck, sourceSql);
-      return result(affected(table, after), stats, t0);
+      return result(touched, affected(table, after), stats, t0);
     }
     case 'ctas': {
       const props = parseProperties(w.properties);
@@ -234,11 +242,11 @@ export async function executeWrite(engine: QueryEngine, duck: Duck, w: WriteStat
       const md = newTableMetadata({ schema, spec, location: props.location ?? location, properties: props.properties, formatVersion: props.formatVersion });
       await catalog.createTable(target, md);
       const after = await appendSql(catalog, target, duck, w.source);
-      return result(affected(null, after), stats, t0);
+      return result(touched, affected(null, after), stats, t0);
     }
     case 'delete': {
       const after = await deleteWhere(catalog, target, duck, w.where ?? 'TRUE');
-      return result(affected(table, after), stats, t0);
+      return result(touched, affected(table, after), stats, t0);
     }
     case 'update': {
       const schema = currentSchema(table!.metadata);
@@ -252,7 +260,7 @@ export async function executeWrite(engine: QueryEngine, duck: Duck, w: WriteStat
       await duck.run(`CREATE TEMP TABLE __updated AS ${sourceSql}`);
       const after = await overwriteWhere(catalog, target, duck, pred, 'SELECT * FROM __updated');
       const s = currentSnapshot(after.metadata)?.summary ?? ({} as Record<string, string>);
-      return result(after.metadataLocation === table!.metadataLocation ? 0 : Number(s['added-records'] ?? 0), stats, t0);
+      return result(touched, after.metadataLocation === table!.metadataLocation ? 0 : Number(s['added-records'] ?? 0), stats, t0);
     }
     case 'merge': {
       // DuckDB's MERGE runs on a materialised copy of the target; the result replaces the table in
@@ -265,9 +273,36 @@ export async function executeWrite(engine: QueryEngine, duck: Duck, w: WriteStat
       } catch (e) {
         throw lakehouseError('BAD_REQUEST', `MERGE failed: ${(e as Error).message.split('\n')[0]}`);
       }
-      if (changed === 0) return result(0, stats, t0);
+      if (changed === 0) return result(touched, 0, stats, t0);
       await replaceAll(catalog, target, duck, 'SELECT * FROM __merge_target');
-      return result(changed, stats, t0);
+      return result(touched, changed, stats, t0);
+    }
+  }
+}
+
+/**
+ * A caller's right to write: INSERT on the target for INSERT, CREATE on the namespace for CTAS,
+ * MODIFY for DELETE/UPDATE/MERGE — which also read the target (their conditions and counts would
+ * reveal it), so they need SELECT on it unlimited by masks, row filters or a column subset.
+ * Sources are read through the caller's policy when they are bound.
+ */
+async function checkWriteAccess(engine: QueryEngine, w: WriteStatement, target: TableIdent, opts: QueryOptions): Promise<void> {
+  const authz = opts.principal ? authorizerFor(engine.catalog) : null;
+  if (!authz || !opts.principal) return;
+  const name = [...target.namespace, target.name].join('.');
+  const tableRes = { namespace: target.namespace, table: target.name };
+  const check: Check =
+    w.kind === 'insert' ? { privilege: 'INSERT', resource: tableRes }
+      : w.kind === 'ctas' ? { privilege: 'CREATE', resource: { namespace: target.namespace } }
+        : { privilege: 'MODIFY', resource: tableRes };
+  if (await authz.firstDenied(opts.principal, [check])) {
+    throw lakehouseError('FORBIDDEN', `principal '${opts.principal.principal}' lacks ${check.privilege} on ${w.kind === 'ctas' ? target.namespace.join('.') : name}`);
+  }
+  if (w.kind === 'delete' || w.kind === 'update' || w.kind === 'merge') {
+    const policy = await authz.effectivePolicy(opts.principal, target);
+    if (!policy.canSelect) throw lakehouseError('FORBIDDEN', `principal '${policy.principal}' lacks SELECT on ${name}`);
+    if (policy.limited) {
+      throw lakehouseError('FORBIDDEN', `${w.kind.toUpperCase()} on ${name} refused: principal '${policy.principal}' is limited on it by column masks, row filters or column grants`);
     }
   }
 }
@@ -282,7 +317,7 @@ function tableRef(n: QName): string {
   return n.schema ? `${q(n.schema)}.${q(n.table)}` : q(n.table);
 }
 
-function result(rows: number, stats: ReturnType<typeof newStats>, t0: number): QueryResult {
+function result(touched: string[], rows: number, stats: ReturnType<typeof newStats>, t0: number): QueryResult {
   stats.executionMs = Math.round(performance.now() - t0);
-  return { columns: [{ name: 'rows', type: 'BIGINT' }], duckTypes: [BIGINT], rows: [[rows]], truncated: false, stats };
+  return { columns: [{ name: 'rows', type: 'BIGINT' }], duckTypes: [BIGINT], rows: [[rows]], truncated: false, stats, touched };
 }

@@ -40,6 +40,8 @@ export interface SecurityRuntime {
   routes: { method: string; url: string }[];
   prefix: string;
   options: SecurityOptions;
+  /** The catalog it protects (row filters are checked against its tables' columns). */
+  catalog: unknown;
   /** The principal of a request (after onRequest). */
   authOf(req: FastifyRequest): AuthContext | undefined;
 }
@@ -59,6 +61,11 @@ const runtimes = new WeakMap<FastifyInstance, SecurityRuntime>();
 
 export function securityOf(app: FastifyInstance): SecurityRuntime | undefined {
   return runtimes.get(app);
+}
+
+/** The authenticated caller of a request (undefined when security is not installed or the path is open). */
+export function requestAuth(req: FastifyRequest): AuthContext | undefined {
+  return states.get(req)?.auth;
 }
 
 /** Lets a route name the columns it touched, for its audit record. */
@@ -111,6 +118,7 @@ export async function installSecurity(
     routes: [],
     prefix: opts.prefix,
     options,
+    catalog: opts.catalog,
     authOf: (req) => states.get(req)?.auth,
   };
   runtimes.set(app, runtime);
@@ -157,6 +165,11 @@ export async function installSecurity(
     }
     state.auth = result.auth;
     state.principal = result.auth.principal;
+  });
+  // Observability: every later log line of the request names its principal.
+  app.addHook('onRequest', async (req, reply) => {
+    const principal = states.get(req)?.principal;
+    if (principal) reply.log = req.log = req.log.child({ principal });
   });
 
   app.addHook('preValidation', async (req) => {

@@ -9,7 +9,7 @@ import type { AuthContext } from './model.js';
 import { SecurityStore } from './store.js';
 
 export { Authorizer, type EffectivePolicy } from './authz.js';
-export { securityOf, auditColumns, type SecurityOptions, type SecurityRuntime } from './http.js';
+export { securityOf, auditColumns, auditResource, requestAuth, type SecurityOptions, type SecurityRuntime } from './http.js';
 export type { AuthContext, ColumnMask, RowFilter, Privilege } from './model.js';
 
 const authorizers = new WeakMap<object, Authorizer>();

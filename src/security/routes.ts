@@ -1,6 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
-import { lakehouseError } from '../core/errors.js';
+import { isLakehouseError, lakehouseError } from '../core/errors.js';
+import type { Catalog } from '../catalog/catalog.js';
+import { Duck } from '../duck/db.js';
+import { currentSchema } from '../iceberg/metadata.js';
+import { checkRowFilter } from './sql-policy.js';
 import { ErrorResponse, NameParam, NamespaceParam, responses } from '../api/own/common.js';
 import type { AuditFilter } from './audit.js';
 import { auditResource, type SecurityRuntime } from './http.js';
@@ -81,6 +85,15 @@ const Policy = Type.Object({
   columns: Type.Union([Type.Literal('all'), Type.Array(Type.String())]),
   masks: Type.Array(Type.Object({ column: Type.String(), kind: Type.String(), params: MaskParams, role: Type.String() })),
   rowFilters: Type.Array(Type.Object({ predicate: Type.String(), role: Type.String() })),
+  paths: Type.Array(
+    Type.Object({
+      via: Type.String({ description: "'principal' (its own grants) or a role" }),
+      columns: Type.Union([Type.Literal('all'), Type.Array(Type.String())]),
+      masks: Type.Array(Type.Object({ column: Type.String(), kind: Type.String(), params: MaskParams, role: Type.String() })),
+      filters: Type.Array(Type.String(), { description: 'All hold on this path (AND); paths combine with OR' }),
+    }),
+    { description: 'Each way the principal reaches the table' },
+  ),
   limited: Type.Boolean(),
 });
 const Outcome = Type.Union(['allowed', 'denied', 'auth-failed', 'error'].map((o) => Type.Literal(o)));
@@ -147,6 +160,30 @@ function grantOut(g: Grant) {
     },
     createdAt: g.createdAt,
   };
+}
+
+/** The top-level columns of a table's current schema; null when the table does not exist (yet). */
+async function tableColumns(catalog: Catalog, namespace: string[], table: string): Promise<string[] | null> {
+  try {
+    return currentSchema((await catalog.loadTable({ namespace, name: table })).metadata).fields.map((f) => f.name);
+  } catch (e) {
+    if (isLakehouseError(e, 'NO_SUCH_TABLE') || isLakehouseError(e, 'NO_SUCH_NAMESPACE')) return null;
+    throw e;
+  }
+}
+
+/**
+ * A row filter must be one expression over the table's columns (checked against its current
+ * schema when the table exists; the SQL engine checks again against the schema it reads).
+ */
+async function validateRowFilter(catalog: Catalog, namespace: string[], table: string, predicate: string): Promise<void> {
+  const columns = await tableColumns(catalog, namespace, table);
+  const duck = await Duck.open({ threads: 1 });
+  try {
+    await checkRowFilter(duck, predicate, columns);
+  } finally {
+    duck.close();
+  }
 }
 
 export async function securityApi(app: FastifyInstance, opts: { runtime: SecurityRuntime }): Promise<void> {
@@ -289,6 +326,10 @@ export async function securityApi(app: FastifyInstance, opts: { runtime: Securit
   app.post('/masks', { schema: { tags, summary: 'Mask a column of a table for a role (null, hash, redact, partial)', body: MaskInput, response: responses({ 201: Mask }) } }, async (req, reply) => {
     const b = body<Static<typeof MaskInput>>(req);
     auditResource(req, `${b.namespace}.${b.table}.${b.column}`, `mask ${b.kind} for role ${b.role}`);
+    const columns = await tableColumns(rt.catalog as Catalog, undot(b.namespace), b.table);
+    if (columns && !columns.some((c) => c.toLowerCase() === b.column.toLowerCase())) {
+      throw lakehouseError('BAD_REQUEST', `table ${b.namespace}.${b.table} has no top-level column ${b.column} (masks apply to top-level columns)`);
+    }
     const m = await store().store.createMask({ role: b.role, namespace: undot(b.namespace), table: b.table, column: b.column, kind: b.kind, params: b.params ?? {} });
     return reply.code(201).send({ ...m, namespace: dotted(m.namespace) });
   });
@@ -309,6 +350,7 @@ export async function securityApi(app: FastifyInstance, opts: { runtime: Securit
   app.post('/row-filters', { schema: { tags, summary: 'Restrict the rows of a table a role sees to those matching a SQL predicate', body: RowFilterInput, response: responses({ 201: RowFilter }) } }, async (req, reply) => {
     const b = body<Static<typeof RowFilterInput>>(req);
     auditResource(req, `${b.namespace}.${b.table}`, `row filter for role ${b.role}`);
+    await validateRowFilter(rt.catalog as Catalog, undot(b.namespace), b.table, b.predicate);
     const f = await store().store.createRowFilter({ role: b.role, namespace: undot(b.namespace), table: b.table, predicate: b.predicate });
     return reply.code(201).send({ ...f, namespace: dotted(f.namespace) });
   });

@@ -18,8 +18,8 @@ import type { Privilege, ResourceRef } from './model.js';
  *  - An Iceberg commit that only appends (add-snapshot with an `append` summary plus ref moves)
  *    needs INSERT; any other commit MODIFY.
  *  - Data sources, ingestion jobs and schedules are operated with MANAGE on the catalog.
- *  - SQL queries need SELECT on the catalog (and MODIFY for statements other than reads) until
- *    the SQL engine applies `effectivePolicy` per table inside the plan.
+ *  - SQL queries only need a caller: the SQL engine checks each table a statement touches
+ *    (SELECT through the caller's masks and row filters; INSERT / CREATE / MODIFY for writes).
  */
 export interface Check {
   privilege: Privilege;
@@ -80,7 +80,6 @@ export function commitPrivilege(body: unknown): Privilege {
   return appended ? 'INSERT' : 'MODIFY';
 }
 
-const READ_ONLY_SQL = /^\s*(\(\s*)*(select|with|values|from|describe|show|explain|summarize|pivot|unpivot|table)\b/i;
 
 const data = (action: string, checks: RouteRule['checks'], extra: Partial<RouteRule> = {}): RouteRule => ({ access: 'checked', action, checks, ...extra });
 const manage = (action: string): RouteRule => data(action, () => [{ privilege: 'MANAGE', resource: CATALOG }]);
@@ -184,16 +183,13 @@ export const ROUTE_RULES: Record<string, RouteRule> = {
     { privilege: 'MANAGE', resource: CATALOG },
   ]),
 
-  [`POST ${OWN}/queries`]: data('query.run', (r) => {
-    const text = obj(r.body).sql;
-    const checks: Check[] = [{ privilege: 'SELECT', resource: CATALOG }];
-    if (typeof text !== 'string' || !READ_ONLY_SQL.test(text)) checks.push({ privilege: 'MODIFY', resource: CATALOG });
-    return checks;
-  }),
-  [`GET ${OWN}/queries`]: data('query.list', sel(() => CATALOG)),
-  [`GET ${OWN}/queries/:id`]: data('query.read', sel(() => CATALOG)),
-  [`GET ${OWN}/queries/:id/results`]: data('query.results', sel(() => CATALOG)),
-  [`DELETE ${OWN}/queries/:id`]: data('query.cancel', sel(() => CATALOG)),
+  // The SQL engine checks every table a statement reads or writes against the caller's grants,
+  // masks and row filters; queries are private to their submitter (or MANAGE on the catalog).
+  [`POST ${OWN}/queries`]: { access: 'authenticated', action: 'query.run' },
+  [`GET ${OWN}/queries`]: { access: 'authenticated', action: 'query.list' },
+  [`GET ${OWN}/queries/:id`]: { access: 'authenticated', action: 'query.read' },
+  [`GET ${OWN}/queries/:id/results`]: { access: 'authenticated', action: 'query.results' },
+  [`DELETE ${OWN}/queries/:id`]: { access: 'authenticated', action: 'query.cancel' },
 
   [`GET ${OWN}/ingestion-jobs`]: manage('ingestion-job.list'),
   [`POST ${OWN}/ingestion-jobs`]: manage('ingestion-job.create'),
@@ -251,6 +247,10 @@ export const ROUTE_RULES: Record<string, RouteRule> = {
   [`GET ${OWN}/alerts/silences`]: manage('alert.silence.list'),
   [`POST ${OWN}/alerts/silences`]: manage('alert.silence.create'),
   [`DELETE ${OWN}/alerts/silences/:id`]: manage('alert.silence.delete'),
+
+  // Service administration (runtime log levels).
+  [`GET ${OWN}/admin/log-levels`]: manage('admin.log-levels.read'),
+  [`PUT ${OWN}/admin/log-levels`]: manage('admin.log-levels.update'),
 
   // ------------------------------------------------------------------------------ security
   [`GET ${OWN}/security/whoami`]: { access: 'authenticated', action: 'security.whoami' },

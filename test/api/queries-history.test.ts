@@ -91,7 +91,7 @@ async function historySurvivesRestart(storeUrl: string, warehouse: string): Prom
     expect(all.status, JSON.stringify(all.body)).toBe(200);
     const q = all.body.queries;
     expect(q.map((e: any) => e.state)).toEqual(['succeeded', 'cancelled', 'failed', 'succeeded', 'succeeded']);
-    expect(q[0]).toMatchObject({ queryId: ids.last, sql: 'SELECT count(*) FROM hist.t', principal: null, rowCount: 1, error: null });
+    expect(q[0]).toMatchObject({ queryId: ids.last, sql: 'SELECT count(*) FROM hist.t', principal: 'admin', rowCount: 1, error: null });
     const ok = q.find((e: any) => e.queryId === ids.ok);
     expect(ok).toMatchObject({ state: 'succeeded', rowCount: 25, filesScanned: 1, filesPruned: 3 });
     expect(ok.bytesScanned).toBeGreaterThan(0);

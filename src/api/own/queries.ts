@@ -8,6 +8,7 @@ import { csvHeader, csvRows } from '../../query/formats.js';
 import { QueryHistoryStore, type HistoryEntry as StoredEntry, type HistoryStatus } from '../../query/history-store.js';
 import { QueryManager, type QueryManagerOptions, type QueryRecord } from '../../query/query-manager.js';
 import { ErrorResponse, NamespaceParam, parseNamespace, send, SnapshotId } from './common.js';
+import { auditColumns, auditResource, authorizerFor, requestAuth } from '../../security/index.js';
 
 /**
  * SQL queries: `POST /queries` runs one statement (SELECT, or a write: INSERT / CTAS / DELETE /
@@ -79,7 +80,7 @@ const QueryStatus = Type.Object({
 const HistoryEntry = Type.Object({
   queryId: Type.String({ format: 'uuid' }),
   sql: Type.String(),
-  principal: Type.Union([Type.String(), Type.Null()], { description: 'Who ran it (null while requests carry no identity)' }),
+  principal: Type.Union([Type.String(), Type.Null()], { description: 'Who ran it (null for queries submitted without an authenticated caller)' }),
   state: QueryState,
   submittedAt: Type.String({ format: 'date-time' }),
   startedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
@@ -208,8 +209,28 @@ function sendPage(m: QueryManager, req: FastifyRequest, reply: FastifyReply, rec
   return send(reply, 200, { queryId: rec.id, ...extra, columns, rows, truncated: rec.truncated, rowCount: rec.rowCount, ...(token ? { nextPageToken: token } : {}) });
 }
 
+/** Names the tables and columns a finished query touched in the request's audit record. */
+function auditQuery(req: FastifyRequest, rec: QueryRecord): void {
+  if (rec.stats?.tables.length) auditResource(req, [...new Set(rec.stats.tables)].join(','), rec.error ? rec.error.message : undefined);
+  else if (rec.error) auditResource(req, 'catalog', rec.error.message);
+  if (rec.result?.touched) auditColumns(req, rec.result.touched);
+}
+
 export function registerQueryRoutes(app: FastifyInstance, catalog: Catalog, opts: QueryManagerOptions = {}): QueryManager {
   const manager = new QueryManager(new QueryEngine(catalog), { history: historyStoreFor(catalog), log: app.log, ...opts });
+  /**
+   * Queries are private to who ran them (their results passed through that caller's masks and
+   * filters); MANAGE on the catalog sees all. Someone else's query answers 404.
+   */
+  const seesAll = async (req: FastifyRequest): Promise<boolean> => {
+    const auth = requestAuth(req);
+    const authz = auth ? authorizerFor(catalog) : null;
+    return !auth || !authz || (await authz.allowed(auth, 'MANAGE', {}));
+  };
+  const ensureOwner = async (req: FastifyRequest, id: string, principal: string | null): Promise<void> => {
+    if (principal !== null && principal === requestAuth(req)?.principal) return;
+    if (!(await seesAll(req))) throw lakehouseError('NOT_FOUND', `no query ${id}`);
+  };
   app.addHook('onClose', async () => manager.close());
   const tags = ['queries'];
   const IdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
@@ -241,6 +262,7 @@ export function registerQueryRoutes(app: FastifyInstance, catalog: Catalog, opts
         maxRows: b.maxRows,
         timeoutMs: b.timeoutMs,
         memoryLimitMb: b.memoryLimitMb,
+        auth: requestAuth(req),
       });
       req.log.info({ queryId: rec.id, async: Boolean(b.async) }, 'query submitted');
       if (b.async) return reply.header('location', `/api/v1/queries/${rec.id}`).code(202).type('application/json').send(JSON.stringify({ queryId: rec.id, state: rec.state }));
@@ -249,6 +271,7 @@ export function registerQueryRoutes(app: FastifyInstance, catalog: Catalog, opts
         if (!reply.raw.writableFinished) manager.cancel(rec.id);
       });
       await rec.done;
+      auditQuery(req, rec);
       if (rec.error) throw lakehouseError(rec.error.code, rec.error.message);
       return sendPage(manager, req, reply, rec, 0, b.pageSize ?? DEFAULT_PAGE, { state: rec.state, stats: rec.stats });
     },
@@ -272,7 +295,8 @@ export function registerQueryRoutes(app: FastifyInstance, catalog: Catalog, opts
       const q = req.query as { status?: HistoryStatus; since?: string; limit?: number };
       const sinceMs = q.since === undefined ? undefined : Date.parse(q.since);
       if (sinceMs !== undefined && !Number.isFinite(sinceMs)) throw lakehouseError('BAD_REQUEST', `invalid since timestamp ${q.since}`);
-      const entries = await manager.list({ status: q.status, sinceMs, limit: q.limit ?? 50 });
+      const principal = (await seesAll(req)) ? undefined : requestAuth(req)!.principal;
+      const entries = await manager.list({ status: q.status, sinceMs, principal, limit: q.limit ?? 50 });
       return send(reply, 200, { queries: entries.map(historyView) });
     },
   );
@@ -284,6 +308,7 @@ export function registerQueryRoutes(app: FastifyInstance, catalog: Catalog, opts
       const id = (req.params as { id: string }).id;
       const rec = await manager.lookup(id);
       if (!rec) throw lakehouseError('NOT_FOUND', `no query ${id}`);
+      await ensureOwner(req, id, rec.principal);
       return send(reply, 200, statusView(manager, rec));
     },
   );
@@ -304,6 +329,8 @@ export function registerQueryRoutes(app: FastifyInstance, catalog: Catalog, opts
     },
     async (req, reply) => {
       const rec = manager.get((req.params as { id: string }).id);
+      await ensureOwner(req, rec.id, rec.principal);
+      auditQuery(req, rec);
       const q = req.query as { pageToken?: string; pageSize?: number };
       return sendPage(manager, req, reply, rec, parsePageToken(rec.id, q.pageToken), q.pageSize ?? DEFAULT_PAGE, {});
     },
@@ -313,7 +340,9 @@ export function registerQueryRoutes(app: FastifyInstance, catalog: Catalog, opts
     '/queries/:id',
     { schema: { tags, summary: 'Cancel a queued or running query (interrupts it)', params: IdParams, response: { 200: QueryStatus, default: ErrorResponse } } },
     async (req, reply) => {
-      const rec = manager.cancel((req.params as { id: string }).id);
+      const id = (req.params as { id: string }).id;
+      await ensureOwner(req, id, manager.get(id).principal);
+      const rec = manager.cancel(id);
       // Report the settled state when the interrupt lands quickly.
       await Promise.race([rec.done, new Promise((r) => setTimeout(r, 5000).unref())]);
       return send(reply, 200, statusView(manager, rec));

@@ -10,6 +10,8 @@ import type { FileIO } from '../storage/fileio.js';
 import { registerHealthRoutes } from '../observability/health.js';
 import { loggerOptions, requestIdFor, REQUEST_ID_HEADER } from '../observability/logging.js';
 import { Metrics } from '../observability/metrics.js';
+import { bindRootLogger } from '../observability/log-levels.js';
+import { adminApi } from './own/admin.js';
 import { registerIcebergRest } from './iceberg-rest.js';
 import { ownApi, ownStoreFor } from './own/index.js';
 import { installSecurity, type SecurityOptions } from '../security/http.js';
@@ -132,6 +134,10 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     return payload;
   });
   metrics.instrumentServer(app);
+  // Module loggers (ingestion jobs, alerting) write through this server's logger; the metrics
+  // stop listening to process-wide events with the server.
+  bindRootLogger(app.log);
+  app.addHook('onClose', async () => metrics.close());
   // Before any route: its onRoute hook must see them all.
   const security = await installSecurity(app, { catalog: opts.catalog, prefix: opts.prefix ?? opts.catalog.name, security: opts.security ?? {} });
 
@@ -162,6 +168,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   );
   registerIcebergRest(app, catalog, opts.prefix ?? opts.catalog.name);
   await app.register(ownApi, { prefix: '/api/v1', catalog, store: ownStoreFor(opts.catalog) });
+  await app.register(adminApi, { prefix: '/api/v1/admin' });
   await app.register(securityApi, { prefix: '/api/v1/security', runtime: security });
   return app;
 }

@@ -18,7 +18,7 @@
  *   the dead-letter table's total row count. History: the last 50 runs per job (in memory).
  * - Jobs whose definition is `enabled` with schedule `continuous` are started by startJobManager.
  */
-import type { Catalog } from '../catalog/catalog.js';
+import { identToString, type Catalog } from '../catalog/catalog.js';
 import type { TableIdent } from '../catalog/store.js';
 import { lakehouseError } from '../core/errors.js';
 import type { JobRecord, OwnStore } from '../api/own/store.js';
@@ -28,6 +28,9 @@ import { createKafka, listTopics, offsetsForTimestamp, topicOffsets, type KafkaL
 import type { RecordMapping } from './mapping.js';
 import { mergeOffsets, recordedOffsets, setOffset, type TopicOffsets } from './offsets.js';
 import { StreamingJob, type CommitInfo, type StreamingJobConfig } from './streaming-job.js';
+import { moduleLogger } from '../observability/log-levels.js';
+import { alertManagerFor } from '../observability/alerts/index.js';
+import { qualityMonitorFor } from '../quality/index.js';
 
 export type RunState = 'starting' | 'running' | 'paused' | 'stopping' | 'stopped' | 'failed';
 
@@ -115,7 +118,7 @@ export class JobManager {
     if (!src) throw lakehouseError('VALIDATION_FAILED', `ingestion job ${id}: its Kafka source ${rec.sourceId} is gone`);
     const d = rec.definition as { topics: string[]; topicPattern?: string; target: { namespace: string; table: string }; mapping?: Record<string, unknown> } & Pick<
       StreamingJobConfig,
-      'format' | 'schemaRegistry'
+      'format' | 'schemaRegistry' | 'quality'
     >;
     const m = (d.mapping ?? {}) as RecordMapping &
       Pick<StreamingJobConfig, 'enrich' | 'commit' | 'startFrom' | 'headerColumns' | 'derived' | 'schemaEvolution'>;
@@ -136,6 +139,7 @@ export class JobManager {
       startFrom: m.startFrom,
       format: d.format,
       schemaRegistry: d.schemaRegistry,
+      quality: d.quality,
     };
     return { rec, cfg };
   }
@@ -176,18 +180,29 @@ export class JobManager {
     if (e.runs.length > 50) e.runs.shift();
     e.state = 'starting';
     e.commits = [];
+    // Observability: without an explicit log, the job logs through the service's `ingest` module
+    // logger with its job id and table on every line.
+    const jobLog = moduleLogger('ingest', { jobId: e.id, table: identToString(cfg.table) });
+    const rest = (x?: Record<string, unknown>) => {
+      const { jobId: _j, table: _t, ...r } = x ?? {}; // already bound
+      return r;
+    };
     const log: KafkaLog = {
-      warn: (m, x) => this.opts.log?.warn(m, x),
+      warn: (m, x) => (this.opts.log ? this.opts.log.warn(m, x) : jobLog.warn(rest(x), m)),
       error: (m, x) => {
         this.noteError(e, m);
-        this.opts.log?.error(m, x);
+        if (this.opts.log) this.opts.log.error(m, x);
+        else jobLog.error(rest(x), m);
       },
     };
+    // Data quality: the monitor raises alerts through the process's alert manager (when running).
+    const quality = cfg.quality ? qualityMonitorFor(this.opts.catalog, { alerts: alertManagerFor(this.opts.catalog) ?? undefined }) : null;
     let job: StreamingJob;
     try {
       job = await StreamingJob.start(cfg, {
         catalog: this.opts.catalog,
         log,
+        quality,
         onCommit: (c: CommitInfo) => {
           run.rowsCommitted += c.rows;
           run.deadLetters += c.deadLetters;
@@ -208,6 +223,7 @@ export class JobManager {
     e.job = job;
     e.state = 'running';
     run.state = 'running';
+    jobLog.info({ runId: run.runId, quality: cfg.quality ? true : undefined }, 'ingestion job started');
     // The run ends on its own when it fails (or, in bounded mode, catches up).
     job.done.then(
       () => this.ended(e, job, run, null),

@@ -43,7 +43,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
-import type { Catalog, LoadedTable } from '../catalog/catalog.js';
+import { identToString, type Catalog, type LoadedTable } from '../catalog/catalog.js';
 import type { TableIdent } from '../catalog/store.js';
 import { Duck, ident, str } from '../duck/db.js';
 import { duckType } from '../duck/types.js';
@@ -63,6 +63,8 @@ import { ENRICHMENT_COLUMNS, enrichmentType, RecordError, RecordMapper, withEnri
 import { getOffset, mergeOffsets, recordedOffsets, setOffset, type TopicOffsets } from './offsets.js';
 import { RecordDecoder, type RecordFormat } from './formats/index.js';
 import type { SchemaRegistryConfig } from './schema-registry.js';
+import { observe } from '../observability/events.js';
+import { quarantineFiles, DEFAULT_QUARANTINE_BRANCH, type QualityMonitor, type CheckSpec } from '../quality/index.js';
 
 export interface StreamingJobConfig {
   /** Recorded in every snapshot summary (`kafka.job-id`). */
@@ -116,6 +118,19 @@ export interface StreamingJobConfig {
   format?: RecordFormat;
   /** The Confluent-compatible registry avro and json-schema need. */
   schemaRegistry?: SchemaRegistryConfig;
+  /** Data quality per batch (needs `deps.quality`); see commitBatch. */
+  quality?: IngestQuality;
+}
+
+export interface IngestQuality {
+  /** Checks run on every batch (default: the table's `lakehouse.quality.checks` property). */
+  checks?: CheckSpec[];
+  /** Score each batch's profile against the table's baseline (default true). */
+  anomalyDetection?: boolean;
+  /** Commit a suspect batch to the quarantine branch instead of main (default false). */
+  quarantine?: boolean;
+  /** Default `quarantine`. */
+  branch?: string;
 }
 
 export interface CommitInfo {
@@ -148,6 +163,8 @@ export interface StreamingJobDeps {
   onCommit?: (info: CommitInfo) => void;
   /** This member's partitions after each (re)join of the consumer group. */
   onAssign?: (partitions: { topic: string; partition: number }[]) => void;
+  /** Evaluates batches when the config has `quality` (checks, anomalies, alerts). */
+  quality?: QualityMonitor | null;
 }
 
 interface StageColumn {
@@ -279,6 +296,8 @@ export class StreamingJob {
   private readonly tpList: { topic: string; partition: number }[] = [];
   private readonly tpIndex = new Map<string, number>();
   private pending: Pending = newPending();
+  /** High watermark per partition as of its last fetched batch (for the lag metric). */
+  private readonly highWm = new Map<string, { topic: string; partition: number; high: bigint }>();
   private flushChain: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
   private lastPoll = 0;
@@ -337,6 +356,7 @@ export class StreamingJob {
         this.fail(e as Error);
       } finally {
         await this.cleanup();
+        observe({ type: 'ingest.stopped', jobId: this.cfg.jobId });
         if (this.st.state === 'failed') this.rejectDone(new Error(this.st.error));
         else this.resolveDone();
       }
@@ -699,6 +719,7 @@ export class StreamingJob {
         return;
       }
     }
+    this.highWm.set(key, { topic, partition, high: BigInt(batch.highWatermark) });
     const tp = this.tpIdx(topic, partition);
     const evolve = this.cfg.schemaEvolution === true;
     let last: string | null = null;
@@ -944,6 +965,8 @@ export class StreamingJob {
     const letters = batch.letters;
     let dataFiles: DataFile[] = [];
     let rows = 0;
+    /** Why the batch goes to the quarantine branch (null: it goes to main). */
+    let suspect: string | null = null;
     if (batch.lines.length > 0) {
       const file = join(this.stageDir, `${id}.ndjson`);
       await writeFile(file, `${batch.lines.join('\n')}\n`);
@@ -982,6 +1005,7 @@ export class StreamingJob {
           await this.evaluateDerived(batch, letters, schema, `SELECT __i, ${select.join(', ')} FROM ${stage}`, stage);
           sourceSql = `SELECT ${schema.fields.map((f) => ident(f.name)).join(', ')} FROM ${TYPED}`;
         }
+        suspect = await this.evaluateQuality(sourceSql, id, batch.startedAt);
         const md = target.metadata;
         dataFiles = await writeDataFiles({
           duck: this.duck, io: target.io, location: md.location, schema, spec: defaultSpec(md), properties: md.properties,
@@ -1033,6 +1057,24 @@ export class StreamingJob {
       return;
     }
     const expected = new Map([...batch.from].map(([t, m]) => [t, new Map([...m].map(([p]) => [p, getOffset(this.tableWm, t, p)]))]));
+    // A quarantined batch: its files are committed to the quarantine branch, and main gets an
+    // append of no files that still carries the batch's offsets (else the batch is replayed after
+    // a restart). A crash between the two commits replays it into quarantine again, never into main.
+    let quarantined = 0;
+    if (suspect !== null && dataFiles.length > 0) {
+      const q = await quarantineFiles(catalog, this.cfg.table, dataFiles, {
+        branch: this.cfg.quality?.branch ?? DEFAULT_QUARANTINE_BRANCH,
+        reason: suspect,
+        batchId: id,
+        summary: { 'kafka.job-id': this.cfg.jobId },
+      });
+      this.deps.log?.warn(`batch ${id} quarantined on branch ${q.branch}: ${suspect}`, { jobId: this.cfg.jobId, table: identToString(this.cfg.table), rows: q.rows });
+      this.target = q.table;
+      quarantined = rows;
+      rows = 0;
+      dataFiles = [];
+      await beat();
+    }
     const res = await appendWithOffsets(
       catalog,
       this.cfg.table,
@@ -1040,7 +1082,11 @@ export class StreamingJob {
       {
         jobId: this.cfg.jobId,
         topics: this.topics,
-        summary: { 'kafka.batch-records': String(batch.records), 'kafka.batch-dead-letters': String(fresh.length) },
+        summary: {
+          'kafka.batch-records': String(batch.records),
+          'kafka.batch-dead-letters': String(fresh.length),
+          ...(quarantined > 0 ? { 'lakehouse.quarantine.batch-id': id, 'lakehouse.quarantine.rows': String(quarantined) } : {}),
+        },
         resolve: (parent) => {
           for (const [t, m] of expected) {
             for (const [p, want] of m) {
@@ -1064,6 +1110,60 @@ export class StreamingJob {
     for (const [t, m] of batch.end) for (const [p, off] of m) if (this.owned.has(tpKey(t, p))) commits.push({ topic: t, partition: p, offset: off.toString() });
     if (commits.length > 0) await this.consumer.commitOffsets(commits).catch(() => undefined);
     this.deps.onCommit?.({ rows, deadLetters: fresh.length, offsets: res.offsets, ms: Date.now() - t0 });
+    this.observeCommit(batch, rows, fresh.length, quarantined);
+  }
+
+  // --- observability ---------------------------------------------------------------------------
+
+  /** Metrics events of a committed batch (src/observability/events.ts). */
+  private observeCommit(batch: Pending, rows: number, deadLetters: number, quarantined: number): void {
+    let newest: number | null = null;
+    for (const m of batch.msgs) {
+      const ts = Number(m.timestamp);
+      if (Number.isFinite(ts) && ts > 0 && (newest === null || ts > newest)) newest = ts;
+    }
+    observe({
+      type: 'ingest.batch',
+      jobId: this.cfg.jobId,
+      table: identToString(this.cfg.table),
+      records: batch.records,
+      rows,
+      deadLetters,
+      quarantined,
+      commitSeconds: (Date.now() - batch.startedAt) / 1000,
+      newestRecordMs: newest,
+    });
+    // Its health gauges are worth recomputing (also when this job's catalog is not instrumented).
+    observe({ type: 'table.touched', table: this.cfg.table });
+    for (const [key, h] of this.highWm) {
+      const at = getOffset(this.tableWm, h.topic, h.partition);
+      if (at === undefined || !this.owned.has(key)) continue;
+      observe({ type: 'ingest.lag', jobId: this.cfg.jobId, topic: h.topic, partition: h.partition, lag: Number(h.high > at ? h.high - at : 0n) });
+    }
+  }
+
+  /**
+   * Data quality of the batch (config `quality` with a monitor in deps): checks and anomaly
+   * detection over the batch's rows as they will be written. Returns why the batch must be
+   * quarantined, or null. An evaluation that itself fails is logged and does not stop ingestion.
+   */
+  private async evaluateQuality(sourceSql: string, batchId: string, at: number): Promise<string | null> {
+    const q = this.cfg.quality;
+    const monitor = this.deps.quality;
+    if (!q || !monitor) return null;
+    const view = '__ingest_quality';
+    try {
+      await this.duck.run(`CREATE OR REPLACE TEMP VIEW ${view} AS ${sourceSql}`);
+      const ev = await monitor.evaluateBatch(this.cfg.table, this.duck, view, { at, batchId, checks: q.checks, anomalyDetection: q.anomalyDetection !== false });
+      if (!ev.suspect || q.quarantine !== true) return null;
+      const reasons = [...ev.anomalies.map((a) => a.message), ...ev.checks.filter((c) => !c.passed && c.severity === 'critical').map((c) => c.message)];
+      return reasons.join('; ') || 'suspect batch';
+    } catch (e) {
+      this.deps.log?.warn(`quality evaluation of batch ${batchId} failed: ${(e as Error).message}`, { jobId: this.cfg.jobId, table: identToString(this.cfg.table) });
+      return null;
+    } finally {
+      await this.duck.run(`DROP VIEW IF EXISTS ${view}`).catch(() => undefined);
+    }
   }
 
   /**

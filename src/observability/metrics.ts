@@ -1,7 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Catalog } from '../catalog/catalog.js';
+import { identToString } from '../catalog/catalog.js';
 import { isLakehouseError } from '../core/errors.js';
+import { onObserved } from './events.js';
+import { PipelineMetrics } from './pipeline-metrics.js';
+import { TableHealthMetrics, type TableHealthOptions } from './table-health-metrics.js';
 
 /**
  * Prometheus metrics on a registry per server (so several servers in one process don't clash):
@@ -9,7 +13,14 @@ import { isLakehouseError } from '../core/errors.js';
  *   (`/api/v1/tables/:namespace/:table`), never the raw URL; unmatched requests use `unmatched`;
  * - `lakehouse_catalog_commits_total{result}` (success | conflict | error),
  *   `lakehouse_catalog_commit_duration_seconds{result}`, `lakehouse_catalog_commit_conflicts_total`;
+ * - `lakehouse_catalog_commit_retries_total{table}`: a commit on a table that this process saw
+ *   conflict in the last 10 s — the writers' optimistic loops (snapshot-producer, ingestion)
+ *   rebase and commit again after a conflict, so such a commit is their retry;
+ * - ingestion, query and scheduler families (pipeline-metrics.ts), fed by events the modules
+ *   `observe()` (events.ts) — those modules never import prom-client;
+ * - table health gauges for recently changed tables (table-health-metrics.ts);
  * - Node process metrics (prom-client's collectDefaultMetrics).
+ * `close()` unsubscribes from the process-wide events (the server does it on close).
  */
 export class Metrics {
   readonly registry = new Registry();
@@ -17,8 +28,13 @@ export class Metrics {
   readonly commits: Counter<'result'>;
   readonly commitDuration: Histogram<'result'>;
   readonly commitConflicts: Counter;
+  readonly pipeline: PipelineMetrics;
+  readonly tableHealth: TableHealthMetrics;
+  readonly #unsubscribe: () => void;
+  /** Table → time of its last conflict here (for retries). */
+  readonly #conflictAt = new Map<string, number>();
 
-  constructor(opts: { defaultMetrics?: boolean } = {}) {
+  constructor(opts: { defaultMetrics?: boolean; tableHealth?: TableHealthOptions } = {}) {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
     this.httpDuration = new Histogram({
       name: 'http_request_duration_seconds',
@@ -45,6 +61,16 @@ export class Metrics {
       help: 'Catalog table commits rejected because of a concurrent change or failed requirement (CommitFailedException)',
       registers: [this.registry],
     });
+    this.pipeline = new PipelineMetrics(this.registry);
+    this.tableHealth = new TableHealthMetrics(this.registry, opts.tableHealth);
+    this.#unsubscribe = onObserved((e) => {
+      if (e.type === 'table.touched') this.tableHealth.touched(e.table);
+      else this.pipeline.on(e);
+    });
+  }
+
+  close(): void {
+    this.#unsubscribe();
   }
 
   /** Times every request; registered as root hooks so they apply to all routes. */
@@ -68,14 +94,27 @@ export class Metrics {
    */
   instrumentCatalog<C extends Catalog>(catalog: C): C {
     const m = this;
+    m.tableHealth.bind(catalog);
     const commitTable: Catalog['commitTable'] = async (ident, request) => {
       const start = process.hrtime.bigint();
+      const table = identToString(ident);
+      const conflictAt = m.#conflictAt.get(table);
+      if (conflictAt !== undefined) {
+        m.#conflictAt.delete(table);
+        if (Date.now() - conflictAt < 10_000) m.pipeline.on({ type: 'catalog.retry', table });
+      }
       let result = 'success';
       try {
-        return await catalog.commitTable(ident, request);
+        const out = await catalog.commitTable(ident, request);
+        m.tableHealth.touched(ident);
+        return out;
       } catch (e) {
         result = isLakehouseError(e, 'COMMIT_FAILED') ? 'conflict' : 'error';
-        if (result === 'conflict') m.commitConflicts.inc();
+        if (result === 'conflict') {
+          m.commitConflicts.inc();
+          m.#conflictAt.set(table, Date.now());
+          if (m.#conflictAt.size > 1000) m.#conflictAt.delete(m.#conflictAt.keys().next().value!);
+        }
         throw e;
       } finally {
         m.commits.inc({ result });

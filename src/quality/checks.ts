@@ -179,3 +179,49 @@ export function checksFromProperties(props: Record<string, string>): CheckSpec[]
   }
   return parsed as CheckSpec[];
 }
+
+/**
+ * Structural validation of check specs given in an API body (`where` prefixes messages): kinds,
+ * required fields and their types. SQL expressions are vetted when they run (validateExpression).
+ */
+export function validateCheckSpecs(value: unknown, where: string): CheckSpec[] {
+  const bad = (msg: string) => lakehouseError('VALIDATION_FAILED', `${where}: ${msg}`);
+  if (!Array.isArray(value)) throw bad('a list of checks');
+  const isStr = (v: unknown) => typeof v === 'string' && v.length > 0;
+  const isNum = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+  const names = new Set<string>();
+  value.forEach((c: Record<string, unknown>, i) => {
+    const at = `[${i}]`;
+    if (!c || typeof c !== 'object' || Array.isArray(c)) throw bad(`${at} is not an object`);
+    if (!CHECK_KINDS.includes(c.kind as never)) throw bad(`${at}.kind must be one of ${CHECK_KINDS.join(', ')}`);
+    if (c.severity !== undefined && c.severity !== 'warning' && c.severity !== 'critical') throw bad(`${at}.severity: warning or critical`);
+    if (c.name !== undefined && !isStr(c.name)) throw bad(`${at}.name: a non-empty string`);
+    const needs = (field: string, ok: (v: unknown) => boolean, what: string) => {
+      if (!ok(c[field])) throw bad(`${at}.${field}: ${what}`);
+    };
+    const optNum = (field: string) => c[field] === undefined || isNum(c[field]);
+    switch (c.kind) {
+      case 'unique':
+        needs('columns', (v) => Array.isArray(v) && v.length > 0 && v.every(isStr), 'a non-empty list of column names');
+        break;
+      case 'row_count':
+        if (!optNum('min') || !optNum('max')) throw bad(`${at}: min and max are numbers`);
+        break;
+      case 'sql':
+        needs('expression', isStr, 'a SQL boolean expression');
+        break;
+      default:
+        needs('column', isStr, 'a column name');
+        if (c.kind === 'range' && (!optNum('min') || !optNum('max'))) throw bad(`${at}: min and max are numbers`);
+        if (c.kind === 'accepted_values') needs('values', (v) => Array.isArray(v) && v.length > 0 && v.every((x) => ['string', 'number', 'boolean'].includes(typeof x)), 'a non-empty list of values');
+        if (c.kind === 'regex') {
+          needs('pattern', isStr, 'a regular expression');
+        }
+        if (c.kind === 'freshness') needs('maxAgeSeconds', (v) => isNum(v) && (v as number) > 0, 'a positive number of seconds');
+    }
+    const name = checkName(c as unknown as CheckSpec);
+    if (names.has(name)) throw bad(`${at}: duplicate check name ${name}`);
+    names.add(name);
+  });
+  return value as CheckSpec[];
+}

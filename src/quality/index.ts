@@ -8,7 +8,7 @@ import { QualityMonitor, type QualityMonitorOptions } from './monitor.js';
 
 export { QualityMonitor, type AlertSink, type Anomaly, type BatchEvaluation, type EvaluateOptions } from './monitor.js';
 export { quarantineBatch, quarantineFiles, DEFAULT_QUARANTINE_BRANCH, type QuarantineResult } from './quarantine.js';
-export { runChecks, checksFromProperties, CHECKS_PROPERTY, type CheckSpec, type CheckResult } from './checks.js';
+export { runChecks, checksFromProperties, validateCheckSpecs, CHECKS_PROPERTY, type CheckSpec, type CheckResult } from './checks.js';
 export { profileBatch, type BatchProfile } from './profile.js';
 export { qualityIdent, QUALITY_SUFFIX } from './results-table.js';
 export { BaselineStore } from './baseline-store.js';

@@ -57,6 +57,8 @@ export interface EvaluateOptions {
   batchId?: string;
   /** Checks to run; default: the table's `lakehouse.quality.checks` property. */
   checks?: CheckSpec[];
+  /** Score the batch's profile against the baseline (default true); false: checks only. */
+  anomalyDetection?: boolean;
 }
 
 export interface QualityMonitorOptions {
@@ -99,9 +101,10 @@ export class QualityMonitor {
     const checks = await runChecks(duck, relation, specs, at);
     const profile = await profileBatch(duck, relation);
 
-    const windows = await this.#o.baselines.load(table);
+    const detect = opts.anomalyDetection !== false;
+    const windows = detect ? await this.#o.baselines.load(table) : new Map<string, Sample[]>();
     const anomalies: Anomaly[] = [];
-    const metrics = profileMetrics(profile);
+    const metrics = detect ? profileMetrics(profile) : new Map<string, number>();
     for (const [metric, value] of metrics) {
       const v = score(metric, windows.get(metric) ?? [], value, hour, this.#o.baseline);
       if (!v.anomalous) continue;
@@ -120,7 +123,7 @@ export class QualityMonitor {
     const flagged = new Set(anomalies.map((a) => a.metric));
     const updated = new Map<string, Sample[]>();
     for (const [metric, value] of metrics) if (!flagged.has(metric)) updated.set(metric, learn(windows.get(metric) ?? [], value, hour, this.#o.baseline));
-    await this.#o.baselines.save(table, updated, now);
+    if (detect) await this.#o.baselines.save(table, updated, now);
 
     for (const a of anomalies) this.#anomalies?.inc({ table, metric: a.metric });
     for (const c of checks) this.#checks?.inc({ table, result: c.passed ? 'passed' : 'failed' });

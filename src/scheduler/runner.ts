@@ -4,6 +4,7 @@ import type { Catalog } from '../catalog/catalog.js';
 import { DEFAULT_EXECUTORS, type Executor } from './executors.js';
 import { planSlots, slotsBetween } from './schedule.js';
 import { appendLogs, logLine, type JobKind, type JobRecord, type LogLine, type RunRecord, type SchedulerStore } from './store.js';
+import { observe } from '../observability/events.js';
 
 /**
  * The scheduler runner: one per service process, all of them sharing the catalog database.
@@ -313,6 +314,13 @@ export class SchedulerRunner {
     const expect = { status: 'running' as const, runnerId: this.id, attempt: run.attempt };
     const base = appendLogs(run.logs, [startLog, ...lines]);
     if (error === null && controller.signal.aborted && controller.signal.reason instanceof Interrupt) error = controller.signal.reason;
+    // Observability (src/observability/events.ts): one event per attempt, by kind and outcome.
+    {
+      const k = error instanceof Interrupt ? error.kind : null;
+      const outcome =
+        error === null ? 'succeeded' : k === 'cancel' ? 'cancelled' : k === 'shutdown' ? 'interrupted' : k === 'lease-lost' ? 'lease-lost' : run.attempt < job.retry.maxAttempts ? 'retrying' : 'failed';
+      observe({ type: 'scheduler.run', kind: job.kind, outcome, seconds: (ended - started) / 1000 });
+    }
     if (error === null) {
       await this.store.transition(run.id, expect, {
         status: 'succeeded',

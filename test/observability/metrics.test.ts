@@ -12,14 +12,17 @@ import { AlertManager } from '../../src/observability/alerts/manager.js';
 import { alertStoreFor } from '../../src/observability/alerts/store.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import { qualityMonitorFor } from '../../src/quality/index.js';
+import { startScheduler, type SchedulerHandle } from '../../src/scheduler/index.js';
 import { VENV_PYTHON } from '../interop/python.js';
+import { startKafka, type KafkaBroker } from '../support/kafka.js';
+import { produce } from '../ingest/support.js';
 
 /**
  * `/metrics` of a running server, scraped after real traffic and parsed with prometheus_client's
  * text-format parser (Python, from the project venv): it must parse, and hold the runtime
  * families (heap, event-loop lag, GC), HTTP by route and status, catalog commits, and the
- * alerting and data-quality families, with sane values. Ingestion, query and scheduler families
- * are registered by their own modules (not wired into this registry yet).
+ * alerting and data-quality families, with sane values; then, after an ingestion job (real Kafka
+ * broker), queries and scheduler runs, the ingestion, query, scheduler and table-health families.
  */
 interface Sample {
   name: string;
@@ -51,16 +54,23 @@ describe('/metrics', () => {
   let app: FastifyInstance;
   let base: string;
   let metrics: Metrics;
+  let kafka: KafkaBroker;
+  let sched: SchedulerHandle | null = null;
   beforeAll(async () => {
     if (!existsSync(VENV_PYTHON)) throw new Error(`${VENV_PYTHON} is missing: run scripts/venv.sh`);
+    const broker = startKafka();
+    broker.catch(() => undefined);
     dir = mkdtempSync(join(tmpdir(), 'lh-metrics-'));
     catalog = await openSqlCatalog({ storeUrl: `sqlite:${dir}/catalog.db`, warehouse: `${dir}/wh` });
     metrics = new Metrics();
     app = await buildServer({ catalog, metrics, logLevel: 'silent', security: { anonymous: true, bootstrapOut: { write: () => true } } });
     base = await app.listen({ host: '127.0.0.1', port: 0 });
-  });
+    kafka = await broker;
+  }, 300_000);
   afterAll(async () => {
+    await sched?.stop();
     await app?.close();
+    await kafka?.stop();
     await catalog?.close();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -139,4 +149,111 @@ describe('/metrics', () => {
     expect(value(fam('lakehouse_alert_notifications'), 'lakehouse_alert_notifications_total', { status: 'firing' })).toBe(1);
     expect(fam('lakehouse_alert_deliveries').type).toBe('counter');
   });
+
+  it('holds the ingestion, query, scheduler and table-health families after real traffic', async () => {
+    const call = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${base}${path}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : null, text };
+    };
+    const waitFor = async <T>(what: string, fn: () => Promise<T | false | undefined>): Promise<T> => {
+      const t0 = Date.now();
+      for (;;) {
+        const v = await fn();
+        if (v) return v;
+        if (Date.now() - t0 > 90_000) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    };
+
+    // Ingestion: 2 partitions, two rounds of 500 records (ids 0-499, then 500-999), 10 malformed.
+    const t = await call('POST', '/api/v1/tables', { namespace: 'db', name: 'events', columns: [{ name: 'id', type: 'long', required: true }, { name: 'v', type: 'string' }] });
+    expect(t.status, t.text).toBe(201);
+    const value = (i: number) => (i % 100 === 7 ? `not json ${i}` : JSON.stringify({ id: i, v: `value-${i}` }));
+    await produce(kafka.bootstrap, 'metrics-events', value, 0, 500, 2);
+    const src = await call('POST', '/api/v1/sources/kafka', { name: 'local', bootstrapServers: [kafka.bootstrap] });
+    expect(src.status, src.text).toBe(201);
+    const job = await call('POST', '/api/v1/ingestion-jobs', { name: 'events', sourceId: src.body.id, topics: ['metrics-events'], target: { namespace: 'db', table: 'events' }, mapping: { commit: { intervalMs: 200 } }, schedule: 'manual' });
+    expect(job.status, job.text).toBe(201);
+    const jobPath = `/api/v1/ingestion-jobs/${job.body.id}`;
+    expect((await call('POST', `${jobPath}/start`)).body.state).toBe('running');
+    await waitFor('first round', async () => (await call('GET', `${jobPath}/status`)).body.totalLag === '0');
+    await produce(kafka.bootstrap, 'metrics-events', value, 500, 1000, 2);
+    await waitFor('second round', async () => (await call('GET', `${jobPath}/status`)).body.totalLag === '0');
+
+    // Queries: one that prunes the first round's files, one that fails.
+    const q = await call('POST', '/api/v1/queries', { sql: 'SELECT count(*) FROM db.events WHERE id >= 500' });
+    expect(q.status, q.text).toBe(200);
+    expect(q.body.rows).toEqual([[495]]);
+    expect((await call('POST', '/api/v1/queries', { sql: 'SELECT no_such_column FROM db.events' })).status).toBeGreaterThanOrEqual(400);
+
+    // Scheduler: a run that succeeds and one that fails (no retries).
+    sched = startScheduler(catalog, null, { app });
+    const mk = async (name: string, sql: string) => {
+      const r = await call('POST', '/api/v1/schedules', { name, kind: 'sql', params: { sql }, intervalSeconds: 86_400, retry: { maxAttempts: 1 } });
+      expect(r.status, r.text).toBe(201);
+      const run = await call('POST', `/api/v1/schedules/${r.body.id}/run`);
+      expect(run.status, run.text).toBeLessThan(300);
+      return r.body.id as string;
+    };
+    const ok = await mk('answer', 'SELECT 42');
+    const bad = await mk('broken', 'SELECT * FROM db.no_such_table');
+    for (const [id, want] of [[ok, 'succeeded'], [bad, 'failed']] as const) {
+      await waitFor(`${want} run`, async () => (await call('GET', `/api/v1/schedules/${id}/runs`)).body.runs?.some((r: { status: string }) => r.status === want));
+    }
+
+    const families = await parseExposition(await (await fetch(`${base}/metrics`)).text());
+    const fam = (name: string) => {
+      const f = families.find((x) => x.name === name);
+      expect(f, `family ${name}`).toBeDefined();
+      return f!;
+    };
+    const value2 = (f: Family, sample: string, labels: Record<string, string> = {}) =>
+      f.samples.filter((s) => s.name === sample && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((a, s) => a + Number(s.value), 0);
+    const jobId = job.body.id as string;
+
+    // Ingestion per job.
+    expect(value2(fam('lakehouse_ingest_records'), 'lakehouse_ingest_records_total', { job: jobId })).toBe(1000);
+    expect(value2(fam('lakehouse_ingest_rows_committed'), 'lakehouse_ingest_rows_committed_total', { job: jobId, table: 'db.events' })).toBe(990);
+    expect(value2(fam('lakehouse_ingest_dead_letters'), 'lakehouse_ingest_dead_letters_total', { job: jobId })).toBe(10);
+    const lag = fam('lakehouse_ingest_lag_records').samples.filter((s) => s.labels.job === jobId);
+    expect(lag.map((s) => s.labels.partition).sort()).toEqual(['0', '1']);
+    expect(lag.every((s) => Number(s.value) === 0)).toBe(true);
+    const commits = value2(fam('lakehouse_ingest_commit_latency_seconds'), 'lakehouse_ingest_commit_latency_seconds_count', { job: jobId });
+    expect(commits).toBeGreaterThanOrEqual(2);
+    const latencySum = value2(fam('lakehouse_ingest_commit_latency_seconds'), 'lakehouse_ingest_commit_latency_seconds_sum', { job: jobId });
+    expect(latencySum / commits).toBeGreaterThan(0);
+    expect(latencySum / commits).toBeLessThan(30);
+    const freshness = value2(fam('lakehouse_ingest_freshness_seconds'), 'lakehouse_ingest_freshness_seconds', { job: jobId });
+    expect(freshness).toBeGreaterThanOrEqual(0);
+    expect(freshness).toBeLessThan(300);
+
+    // Queries.
+    expect(value2(fam('lakehouse_queries'), 'lakehouse_queries_total', { outcome: 'succeeded' })).toBeGreaterThanOrEqual(1);
+    expect(value2(fam('lakehouse_queries'), 'lakehouse_queries_total', { outcome: 'failed' })).toBeGreaterThanOrEqual(1);
+    expect(value2(fam('lakehouse_query_duration_seconds'), 'lakehouse_query_duration_seconds_count')).toBeGreaterThanOrEqual(2);
+    expect(value2(fam('lakehouse_query_bytes_scanned'), 'lakehouse_query_bytes_scanned_total')).toBeGreaterThan(0);
+    expect(value2(fam('lakehouse_query_files_scanned'), 'lakehouse_query_files_scanned_total')).toBeGreaterThan(0);
+    expect(value2(fam('lakehouse_query_files_pruned'), 'lakehouse_query_files_pruned_total')).toBeGreaterThan(0);
+
+    // Scheduler.
+    expect(value2(fam('lakehouse_scheduler_runs'), 'lakehouse_scheduler_runs_total', { kind: 'sql', outcome: 'succeeded' })).toBeGreaterThanOrEqual(1);
+    expect(value2(fam('lakehouse_scheduler_runs'), 'lakehouse_scheduler_runs_total', { kind: 'sql', outcome: 'failed' })).toBeGreaterThanOrEqual(1);
+    expect(value2(fam('lakehouse_scheduler_run_failures'), 'lakehouse_scheduler_run_failures_total', { kind: 'sql' })).toBeGreaterThanOrEqual(1);
+    expect(value2(fam('lakehouse_scheduler_run_duration_seconds'), 'lakehouse_scheduler_run_duration_seconds_count', { kind: 'sql' })).toBeGreaterThanOrEqual(2);
+
+    // Catalog commits (the job's commits went through the server's catalog) and retries.
+    expect(value2(fam('lakehouse_catalog_commits'), 'lakehouse_catalog_commits_total', { result: 'success' })).toBeGreaterThanOrEqual(3 + commits);
+    expect(fam('lakehouse_catalog_commit_retries').type).toBe('counter');
+
+    // Table health of the ingested table.
+    const table = { table: 'db.events' };
+    expect(value2(fam('lakehouse_table_data_files'), 'lakehouse_table_data_files', table)).toBeGreaterThanOrEqual(2);
+    expect(value2(fam('lakehouse_table_small_files'), 'lakehouse_table_small_files', table)).toBeGreaterThanOrEqual(2);
+    expect(value2(fam('lakehouse_table_delete_file_ratio'), 'lakehouse_table_delete_file_ratio', table)).toBe(0);
+    expect(value2(fam('lakehouse_table_snapshots'), 'lakehouse_table_snapshots', table)).toBeGreaterThanOrEqual(2);
+    expect(value2(fam('lakehouse_table_manifests'), 'lakehouse_table_manifests', table)).toBeGreaterThanOrEqual(1);
+    expect(value2(fam('lakehouse_table_bytes'), 'lakehouse_table_bytes', table)).toBeGreaterThan(1000);
+    expect((await call('POST', `${jobPath}/stop`)).body.state).toBe('stopped');
+  }, 300_000);
 });

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { lakehouseError } from '../../core/errors.js';
 import { DerivedExpressionError, validateDerived } from '../../ingest/derived.js';
 import { ENRICHMENT_COLUMNS } from '../../ingest/mapping.js';
+import { validateCheckSpecs } from '../../quality/checks.js';
 import { Id, NameParam, NamespaceParam, responses, send } from './common.js';
 import type { JobRecord, OwnStore } from './store.js';
 
@@ -48,6 +49,24 @@ const JobInput = Type.Object(
         { additionalProperties: false, description: 'Where avro / json-schema records find their schemas (HTTP basic auth optional)' },
       ),
     ),
+    quality: Type.Optional(
+      Type.Object(
+        {
+          checks: Type.Optional(
+            Type.Array(Type.Record(Type.String(), Type.Unknown()), {
+              maxItems: 100,
+              description:
+                'Checks run on every batch (default: the table property lakehouse.quality.checks): {kind: not_null|unique|range|accepted_values|regex|freshness|row_count|sql, ' +
+                'column / columns / min / max / values / pattern / maxAgeSeconds / expression, name?, severity?: warning|critical}',
+            }),
+          ),
+          anomalyDetection: Type.Optional(Type.Boolean({ default: true, description: "Score each batch's profile (row count, null ratios, distinct ratios, min/max/mean) against the table's adaptive baseline" })),
+          quarantine: Type.Optional(Type.Boolean({ default: false, description: 'Commit a suspect batch (anomaly or failed critical check) to the quarantine branch instead of main; its offsets still advance' })),
+          branch: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$', description: 'Quarantine branch (default quarantine; not main)' })),
+        },
+        { additionalProperties: false, description: 'Data quality per batch; failed checks and anomalies raise alerts' },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -90,6 +109,8 @@ async function validateRunnerOptions(b: JobIn): Promise<void> {
       throw bad(`topicPattern: ${(e as Error).message}`);
     }
   }
+  if (b.quality?.checks !== undefined) validateCheckSpecs(b.quality.checks, 'quality.checks');
+  if (b.quality?.branch === 'main') throw bad('quality.branch: the quarantine branch cannot be main');
   const m = b.mapping;
   if (m.enrich !== undefined && (!Array.isArray(m.enrich) || m.enrich.some((e) => typeof e !== 'string' || !Object.hasOwn(ENRICHMENT_COLUMNS, e)))) {
     throw bad(`mapping.enrich: a list of ${Object.keys(ENRICHMENT_COLUMNS).join(', ')}`);

@@ -6,6 +6,7 @@ import type { Registry } from 'prom-client';
 import type { Catalog } from '../../catalog/catalog.js';
 import { AlertManager, type AlertLogger } from './manager.js';
 import { alertStoreFor } from './store.js';
+import { hasRootLogger, moduleLogger } from '../log-levels.js';
 
 export { AlertManager, type AlertLogger, type RaisedAlert } from './manager.js';
 export { AlertStore, alertStoreFor } from './store.js';
@@ -19,11 +20,26 @@ export interface StartAlertingOptions {
   intervalMs?: number;
 }
 
+/** The running alert manager per catalog database, for modules that raise alerts (ingestion jobs' data quality). */
+const running = new WeakMap<object, AlertManager>();
+
+const dbOf = (catalog: Catalog): object | undefined => (catalog as unknown as { store?: { db?: object } }).store?.db;
+
 /** Starts rule evaluation (stop with `await manager.stop()`); null without a SQL catalog store. */
 export function startAlerting(catalog: Catalog, opts: StartAlertingOptions): AlertManager | null {
   const store = alertStoreFor(catalog);
   if (!store) return null;
-  const manager = new AlertManager({ store, registry: opts.registry, logger: opts.logger });
+  // With a server running, log through its `alerts` module logger (level settable at runtime).
+  const logger = opts.logger && hasRootLogger() ? moduleLogger('alerts') : opts.logger;
+  const manager = new AlertManager({ store, registry: opts.registry, logger });
   manager.start(opts.intervalMs ?? 15_000);
+  const db = dbOf(catalog);
+  if (db) running.set(db, manager);
   return manager;
+}
+
+/** The alert manager started for this catalog's database in this process, if any. */
+export function alertManagerFor(catalog: Catalog): AlertManager | null {
+  const db = dbOf(catalog);
+  return (db && running.get(db)) || null;
 }

@@ -12,7 +12,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${LAKEHOUSE_CACHE:-${HOME:-/tmp}/.cache/lakehouse}/hdfs"
-MAVEN="${MAVEN_CENTRAL_URL:-https://repo1.maven.org/maven2}"
+# shellcheck source=lib/fetch.sh
+. "$ROOT/scripts/lib/fetch.sh"
 HADOOP=3.4.1
 
 # sha1  path-in-repository
@@ -36,19 +37,7 @@ prepare() {
   mkdir -p "$CACHE/jars"
   exec 9>"$CACHE/.lock"
   flock 9
-  local sha rel jar tmp
-  while read -r sha rel; do
-    [ -n "$sha" ] || continue
-    jar="$CACHE/jars/$(basename "$rel")"
-    if [ -f "$jar" ] && [ "$(sha1sum "$jar" | cut -c1-40)" = "$sha" ]; then continue; fi
-    echo "start-hdfs.sh: downloading $(basename "$rel")" >&2
-    tmp="$jar.part"
-    curl -fsSL --retry 3 --retry-delay 2 -o "$tmp" "$MAVEN/$rel"
-    if [ "$(sha1sum "$tmp" | cut -c1-40)" != "$sha" ]; then
-      rm -f "$tmp"; echo "start-hdfs.sh: SHA-1 mismatch for $rel" >&2; exit 1
-    fi
-    mv "$tmp" "$jar"
-  done <<< "$JARS"
+  fetch_maven_jars "$CACHE/jars" start-hdfs.sh <<< "$JARS"
   # Compile the launcher; the class dir is keyed by the source hash.
   local src="$ROOT/scripts/hdfs/MiniHdfs.java"
   local key; key="$(sha1sum "$src" | cut -c1-12)"

@@ -15,7 +15,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${LAKEHOUSE_CACHE:-${HOME:-/tmp}/.cache/lakehouse}/kafka"
-MAVEN="${MAVEN_CENTRAL_URL:-https://repo1.maven.org/maven2}"
+# shellcheck source=lib/fetch.sh
+. "$ROOT/scripts/lib/fetch.sh"
 KAFKA=4.3.2
 
 # sha1  path-in-repository  (mvn -f scripts/kafka/pom.xml dependency:list -DincludeScope=runtime)
@@ -75,19 +76,7 @@ prepare() {
   mkdir -p "$CACHE/jars"
   exec 9>"$CACHE/.lock"
   flock 9
-  local sha rel jar tmp
-  while read -r sha rel; do
-    [ -n "$sha" ] || continue
-    jar="$CACHE/jars/$(basename "$rel")"
-    if [ -f "$jar" ] && [ "$(sha1sum "$jar" | cut -c1-40)" = "$sha" ]; then continue; fi
-    echo "start-kafka.sh: downloading $(basename "$rel")" >&2
-    tmp="$jar.part"
-    curl -fsSL --retry 3 --retry-delay 2 -o "$tmp" "$MAVEN/$rel"
-    if [ "$(sha1sum "$tmp" | cut -c1-40)" != "$sha" ]; then
-      rm -f "$tmp"; echo "start-kafka.sh: SHA-1 mismatch for $rel" >&2; exit 1
-    fi
-    mv "$tmp" "$jar"
-  done <<< "$JARS"
+  fetch_maven_jars "$CACHE/jars" start-kafka.sh <<< "$JARS"
   # Compile the launcher; the class dir is keyed by the source hash.
   local src="$ROOT/scripts/kafka/KafkaBroker.java"
   local key; key="$(cat "$src" <(echo "$KAFKA") | sha1sum | cut -c1-12)"

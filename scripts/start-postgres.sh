@@ -10,8 +10,8 @@
 # the `postgres` user. If no PostgreSQL server binaries are installed, installs Debian's
 # `postgresql` package (root only). Progress and errors go to stderr.
 set -euo pipefail
-
-base="${1:-}"
+# shellcheck source=lib/cluster.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/cluster.sh"
 
 find_bindir() {
   local d
@@ -24,57 +24,20 @@ find_bindir() {
   return 1
 }
 
-bindir=$(find_bindir || true)
-if [ -z "$bindir" ]; then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "start-postgres: PostgreSQL server binaries not found and not root (install the 'postgresql' package)" >&2
-    exit 1
-  fi
-  echo "start-postgres: installing PostgreSQL (apt-get install postgresql)..." >&2
-  (
-    # Several test files may get here at once: one installs, the others wait.
-    exec 9>/tmp/lakehouse-pg-install.lock
-    flock 9 2>/dev/null || true
-    if ! find_bindir >/dev/null; then
-      export DEBIAN_FRONTEND=noninteractive
-      apt-get update -qq >&2
-      apt-get install -y -qq -o DPkg::Lock::Timeout=600 postgresql >&2
-    fi
-  )
-  bindir=$(find_bindir) || { echo "start-postgres: PostgreSQL still not found after install" >&2; exit 1; }
-fi
+bindir=$(ensure_installed start-postgres "PostgreSQL server binaries" postgresql /tmp/lakehouse-pg-install.lock find_bindir)
 
 as_pg() {
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-created_base=0
-if [ -z "$base" ]; then
-  base=$(mktemp -d /tmp/lakehouse-pg.XXXXXX)
-  created_base=1
-else
-  mkdir -p "$base"
-fi
-base=$(cd "$base" && pwd)
+cluster_dir start-postgres postgres.log /tmp/lakehouse-pg.XXXXXX "${1:-}"
+base="$CLUSTER_DIR"
 if [ "$(id -u)" -eq 0 ]; then chown postgres: "$base"; fi
 chmod 700 "$base"
 cd "$base" # postgres must be able to read its working directory
 
-fail() {
-  echo "start-postgres: $*" >&2
-  [ -f "$base/postgres.log" ] && tail -n 20 "$base/postgres.log" >&2
-  if [ "$created_base" -eq 1 ]; then rm -rf "$base"; fi
-  exit 1
-}
-
 as_pg "$bindir/initdb" -D "$base/data" -U postgres --auth=trust -E UTF8 --locale=C --no-sync >"$base/initdb.log" 2>&1 \
-  || { cat "$base/initdb.log" >&2; fail "initdb failed"; }
-
-pick_port() {
-  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})' 2>/dev/null \
-    || python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1]);s.close()' 2>/dev/null \
-    || echo $((20000 + RANDOM % 20000))
-}
+  || { cat "$base/initdb.log" >&2; cluster_fail "initdb failed"; }
 
 port=""
 for _ in 1 2 3 4 5; do
@@ -86,7 +49,7 @@ for _ in 1 2 3 4 5; do
     break
   fi
 done
-[ -n "$port" ] || fail "could not start postgres"
+[ -n "$port" ] || cluster_fail "could not start postgres"
 
 url="postgresql://postgres@127.0.0.1:${port}/postgres"
 echo "$port" >"$base/port"

@@ -4,6 +4,8 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { lakehouseError } from './core/errors.js';
 import type { StorageConfig } from './storage/registry.js';
+import type { CredentialVendingOptions } from './api/iceberg/credentials.js';
+import { MasterKeyRing } from './security/encryption/master-key.js';
 
 /**
  * Service configuration: one JSON file (path in `LAKEHOUSE_CONFIG`, optional) with environment
@@ -25,6 +27,9 @@ import type { StorageConfig } from './storage/registry.js';
  * | storage.s3.secretAccessKey      | LAKEHOUSE_S3_SECRET_ACCESS_KEY       | (SDK default chain)         |
  * | storage.s3.sessionToken         | LAKEHOUSE_S3_SESSION_TOKEN           |                             |
  * | storage.s3.pathStyle            | LAKEHOUSE_S3_PATH_STYLE (true/false) | false                       |
+ * | storage.s3.vendRoleArn          | LAKEHOUSE_S3_VEND_ROLE_ARN           | (off: no vended credentials) |
+ * | storage.s3.stsEndpoint          | LAKEHOUSE_S3_STS_ENDPOINT            | (AWS)                       |
+ * | storage.s3.vendDurationSeconds  | LAKEHOUSE_S3_VEND_DURATION_SECONDS   | 3600                        |
  * | storage.webhdfs.address         | LAKEHOUSE_WEBHDFS_ADDRESS            | (http://nn:9870 style)      |
  * | storage.webhdfs.user            | LAKEHOUSE_WEBHDFS_USER               | $HADOOP_USER_NAME / OS user |
  * | auth.anonymous                  | LAKEHOUSE_AUTH_ANONYMOUS (true/false) | false (credentials required) |
@@ -37,8 +42,13 @@ import type { StorageConfig } from './storage/registry.js';
  * | auth.oidc.principalClaim        | LAKEHOUSE_OIDC_PRINCIPAL_CLAIM       | sub                         |
  * | auth.oidc.rolesClaim            | LAKEHOUSE_OIDC_ROLES_CLAIM           | groups                      |
  * | auth.oidc.algorithms            | LAKEHOUSE_OIDC_ALGORITHMS (comma list) | RS256,ES256,PS256,EdDSA   |
+ * | auth.oidc.consoleClientId       | LAKEHOUSE_OIDC_CONSOLE_CLIENT_ID     | (no console redirect sign-in) |
+ * | auth.oidc.consoleScopes         | LAKEHOUSE_OIDC_CONSOLE_SCOPES        | openid profile              |
  * | tls.cert                        | LAKEHOUSE_TLS_CERT                   | (plain HTTP)                |
  * | tls.key                         | LAKEHOUSE_TLS_KEY                    | (plain HTTP)                |
+ * | encryption.masterKey            | LAKEHOUSE_MASTER_KEY                 | (none: no encrypted tables) |
+ * | encryption.masterKeyFile        | LAKEHOUSE_MASTER_KEY_FILE            |                             |
+ * | encryption.previousMasterKeys   | LAKEHOUSE_MASTER_KEY_PREVIOUS (comma list) |                       |
  *
  * Security: without `auth.anonymous` every /v1 and /api/v1 request needs credentials (the first
  * start prints an admin API key once). TLS: `tls.cert` and `tls.key` (PEM file paths) together turn
@@ -69,6 +79,11 @@ export const ConfigSchema = Type.Object(
               secretAccessKey: Type.Optional(Type.String({ minLength: 1 })),
               sessionToken: Type.Optional(Type.String({ minLength: 1 })),
               pathStyle: Type.Optional(Type.Boolean()),
+              vendRoleArn: Type.Optional(
+                Type.String({ pattern: '^arn:', description: 'Role assumed (STS AssumeRole, session policy scoped to the table) to vend short-lived credentials on Iceberg loadTable/createTable' }),
+              ),
+              stsEndpoint: Type.Optional(Type.String({ pattern: '^https?://', description: 'STS endpoint for credential vending' })),
+              vendDurationSeconds: Type.Optional(Type.Integer({ minimum: 900, maximum: 43200, description: 'Lifetime of vended credentials' })),
             },
             { additionalProperties: false },
           ),
@@ -100,6 +115,10 @@ export const ConfigSchema = Type.Object(
               principalClaim: Type.Optional(Type.String({ minLength: 1 })),
               rolesClaim: Type.Optional(Type.String({ minLength: 1, description: 'Claim (dotted path) whose values are role names' })),
               algorithms: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9]+(,[A-Za-z0-9]+)*$', description: 'Accepted JWS algorithms, comma-separated' })),
+              consoleClientId: Type.Optional(
+                Type.String({ minLength: 1, description: "The web console's public client id at the issuer (authorization code + PKCE, no secret); enables 'Sign in with OIDC'" }),
+              ),
+              consoleScopes: Type.Optional(Type.String({ minLength: 1, description: 'Scopes the console requests, space-separated (openid is always added)' })),
             },
             { additionalProperties: false },
           ),
@@ -112,6 +131,16 @@ export const ConfigSchema = Type.Object(
         {
           cert: Type.String({ minLength: 1, description: 'PEM certificate (chain) file' }),
           key: Type.String({ minLength: 1, description: 'PEM private key file' }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    encryption: Type.Optional(
+      Type.Object(
+        {
+          masterKey: Type.Optional(Type.String({ minLength: 1, description: 'Master key (32 bytes, base64 or hex): wraps table data keys and catalog secrets (docs/security.md)' })),
+          masterKeyFile: Type.Optional(Type.String({ minLength: 1, description: 'File holding the master key' })),
+          previousMasterKeys: Type.Optional(Type.String({ minLength: 1, description: 'Earlier master keys, comma-separated: unwrap only, until a master-key rotation' })),
         },
         { additionalProperties: false },
       ),
@@ -137,6 +166,9 @@ export const ENV_VARS: Record<string, { path: string[]; kind: 'string' | 'int' |
   LAKEHOUSE_S3_SECRET_ACCESS_KEY: { path: ['storage', 's3', 'secretAccessKey'], kind: 'string' },
   LAKEHOUSE_S3_SESSION_TOKEN: { path: ['storage', 's3', 'sessionToken'], kind: 'string' },
   LAKEHOUSE_S3_PATH_STYLE: { path: ['storage', 's3', 'pathStyle'], kind: 'bool' },
+  LAKEHOUSE_S3_VEND_ROLE_ARN: { path: ['storage', 's3', 'vendRoleArn'], kind: 'string' },
+  LAKEHOUSE_S3_STS_ENDPOINT: { path: ['storage', 's3', 'stsEndpoint'], kind: 'string' },
+  LAKEHOUSE_S3_VEND_DURATION_SECONDS: { path: ['storage', 's3', 'vendDurationSeconds'], kind: 'int' },
   LAKEHOUSE_WEBHDFS_ADDRESS: { path: ['storage', 'webhdfs', 'address'], kind: 'string' },
   LAKEHOUSE_WEBHDFS_USER: { path: ['storage', 'webhdfs', 'user'], kind: 'string' },
   LAKEHOUSE_AUTH_ANONYMOUS: { path: ['auth', 'anonymous'], kind: 'bool' },
@@ -149,8 +181,13 @@ export const ENV_VARS: Record<string, { path: string[]; kind: 'string' | 'int' |
   LAKEHOUSE_OIDC_PRINCIPAL_CLAIM: { path: ['auth', 'oidc', 'principalClaim'], kind: 'string' },
   LAKEHOUSE_OIDC_ROLES_CLAIM: { path: ['auth', 'oidc', 'rolesClaim'], kind: 'string' },
   LAKEHOUSE_OIDC_ALGORITHMS: { path: ['auth', 'oidc', 'algorithms'], kind: 'string' },
+  LAKEHOUSE_OIDC_CONSOLE_CLIENT_ID: { path: ['auth', 'oidc', 'consoleClientId'], kind: 'string' },
+  LAKEHOUSE_OIDC_CONSOLE_SCOPES: { path: ['auth', 'oidc', 'consoleScopes'], kind: 'string' },
   LAKEHOUSE_TLS_CERT: { path: ['tls', 'cert'], kind: 'string' },
   LAKEHOUSE_TLS_KEY: { path: ['tls', 'key'], kind: 'string' },
+  LAKEHOUSE_MASTER_KEY: { path: ['encryption', 'masterKey'], kind: 'string' },
+  LAKEHOUSE_MASTER_KEY_FILE: { path: ['encryption', 'masterKeyFile'], kind: 'string' },
+  LAKEHOUSE_MASTER_KEY_PREVIOUS: { path: ['encryption', 'previousMasterKeys'], kind: 'string' },
 };
 
 function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
@@ -233,9 +270,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: LoadConfi
       if (typeof t[k] === 'string' && t[k] !== '') t[k] = resolve(cwd, t[k] as string);
     }
   }
+  if (c.encryption && typeof c.encryption === 'object') {
+    const e = c.encryption as Record<string, unknown>;
+    if (typeof e.masterKeyFile === 'string' && e.masterKeyFile !== '') e.masterKeyFile = resolve(cwd, e.masterKeyFile);
+  }
   if (typeof c.warehouse === 'string' && c.warehouse !== '' && !isRemote(c.warehouse)) {
-    c.warehouse = resolve(cwd, c.warehouse.replace(/^file:(\/\/)?/i, ''));
-    c.catalogUrl ??= `sqlite:${resolve(c.warehouse as string, 'catalog.db')}`;
+    const local = resolve(cwd, c.warehouse.replace(/^file:(\/\/)?/i, ''));
+    // A file: URI stays one, so table locations carry the scheme: engines such as Trino refuse
+    // schemeless locations. A plain path stays a plain path.
+    c.warehouse = /^file:/i.test(c.warehouse) ? `file://${local}` : local;
+    c.catalogUrl ??= `sqlite:${resolve(local, 'catalog.db')}`;
   }
   if (typeof c.catalogUrl === 'string' && /^sqlite:(?!\/|:memory:)/i.test(c.catalogUrl)) {
     c.catalogUrl = `sqlite:${resolve(cwd, c.catalogUrl.slice('sqlite:'.length).replace(/^\/\//, ''))}`;
@@ -248,8 +292,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: LoadConfi
     for (const err of Value.Errors(ConfigSchema, c)) {
       const key = err.path.replace(/^\//, '').replace(/\//g, '.') || '(root)';
       const via = sources[key] ? ` (${sources[key]})` : '';
-      const shown = /secret|token|password/i.test(key) ? '' : `, got ${JSON.stringify(err.value)}`;
+      const shown = /secret|token|password|key/i.test(key) ? '' : `, got ${JSON.stringify(err.value)}`;
       problems.push(`${key}${via}: ${err.message}${shown}`);
+    }
+  }
+  if (problems.length === 0) {
+    try {
+      // A malformed master key fails the start, not the first encrypted write.
+      MasterKeyRing.fromConfig((c.encryption ?? {}) as Config['encryption'] & object);
+    } catch (e) {
+      problems.push(`encryption: ${(e as Error).message.replace(/^invalid configuration: /, '')}`);
     }
   }
   if (problems.length > 0) {
@@ -257,6 +309,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: LoadConfi
     throw lakehouseError('VALIDATION_FAILED', `invalid configuration:\n  - ${unique.join('\n  - ')}`);
   }
   return c as Config;
+}
+
+/** Credential vending (src/api/iceberg/credentials.ts) when storage.s3.vendRoleArn is set; STS is called with the S3 keys. */
+export function credentialVendingOf(config: Config): CredentialVendingOptions | undefined {
+  const s3 = config.storage.s3;
+  if (!s3?.vendRoleArn) return undefined;
+  return {
+    roleArn: s3.vendRoleArn,
+    stsEndpoint: s3.stsEndpoint,
+    region: s3.region,
+    durationSeconds: s3.vendDurationSeconds,
+    accessKeyId: s3.accessKeyId,
+    secretAccessKey: s3.secretAccessKey,
+    sessionToken: s3.sessionToken,
+    s3Endpoint: s3.endpoint,
+    s3PathStyle: s3.pathStyle,
+  };
 }
 
 /** The FileIO configuration for the registry (storage.s3/webhdfs → S3FileIO/WebHdfsFileIO options). */
@@ -287,6 +356,7 @@ export function securityConfigOf(config: Config): {
   tokenTtlSeconds?: number;
   metricsPublic?: boolean;
   oidc?: { issuer: string; audience: string; principalClaim?: string; rolesClaim?: string; algorithms?: string[] };
+  masterKeys: MasterKeyRing | null;
 } {
   const a = config.auth;
   return {
@@ -296,6 +366,7 @@ export function securityConfigOf(config: Config): {
     tokenTtlSeconds: a.tokenTtlSeconds,
     metricsPublic: a.metricsPublic,
     oidc: a.oidc ? { ...a.oidc, algorithms: a.oidc.algorithms?.split(',') } : undefined,
+    masterKeys: MasterKeyRing.fromConfig(config.encryption ?? {}),
   };
 }
 
@@ -314,5 +385,7 @@ export function redactConfig(config: Config): Config {
     for (const k of ['accessKeyId', 'secretAccessKey', 'sessionToken'] as const) if (c.storage.s3[k]) c.storage.s3[k] = REDACTED;
   }
   if (c.auth.tokenSecret) c.auth.tokenSecret = REDACTED;
+  if (c.encryption?.masterKey) c.encryption.masterKey = REDACTED;
+  if (c.encryption?.previousMasterKeys) c.encryption.previousMasterKeys = REDACTED;
   return c;
 }

@@ -10,7 +10,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 CACHE="${LAKEHOUSE_CACHE:-${HOME:-/tmp}/.cache/lakehouse}/spark"
-MAVEN="${MAVEN_CENTRAL_URL:-https://repo1.maven.org/maven2}"
+# shellcheck source=../lib/fetch.sh
+. "$ROOT/scripts/lib/fetch.sh"
 ICEBERG=1.10.1
 SPARK_MINOR=3.5
 SHA1=6e4f43ae82d2291fa38c7a8fc1a46fbf95e8190f
@@ -25,18 +26,7 @@ if [ ! -f "$JAR" ]; then
   mkdir -p "$CACHE"
   exec 9>"$CACHE/.lock"
   flock 9
-  if [ ! -f "$JAR" ]; then
-    tmp="$JAR.part.$$"
-    echo "spark/runtime-jar.sh: downloading $REL" >&2
-    curl -fsSL --retry 3 -o "$tmp" "$MAVEN/$REL"
-    got="$(sha1sum "$tmp" | cut -d' ' -f1)"
-    if [ "$got" != "$SHA1" ]; then
-      rm -f "$tmp"
-      echo "spark/runtime-jar.sh: SHA-1 mismatch for $REL: $got (want $SHA1)" >&2
-      exit 1
-    fi
-    mv "$tmp" "$JAR"
-  fi
+  verified_download "$MAVEN/$REL" "$SHA1" "$JAR" spark/runtime-jar.sh
   exec 9>&-
 fi
 

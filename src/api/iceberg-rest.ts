@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Catalog } from '../catalog/catalog.js';
 import type { RestContext } from './iceberg/common.js';
+import type { CredentialVendor } from './iceberg/credentials.js';
 import { IdempotencyCache } from './iceberg/idempotency.js';
 import { registerConfigRoute, registerNamespaceRoutes } from './iceberg/namespaces.js';
 import { registerTableRoutes } from './iceberg/tables.js';
@@ -15,6 +16,8 @@ import { registerViewRoutes } from './iceberg/views.js';
 export interface IcebergRestOptions {
   /** Idempotency-Key reuse window (default 30 minutes). */
   idempotencyTtlMs?: number;
+  /** Vended credentials for tables on S3 (./iceberg/credentials.ts). */
+  vendor?: CredentialVendor;
 }
 
 export function registerIcebergRest(app: FastifyInstance, catalog: Catalog, prefix: string, opts: IcebergRestOptions = {}): RestContext {
@@ -24,6 +27,7 @@ export function registerIcebergRest(app: FastifyInstance, catalog: Catalog, pref
     base: `/v1/${prefix}`,
     idempotency: new IdempotencyCache(opts.idempotencyTtlMs),
     endpoints: [],
+    vendor: opts.vendor,
   };
   registerNamespaceRoutes(app, ctx);
   registerTableRoutes(app, ctx);

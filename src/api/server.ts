@@ -13,6 +13,8 @@ import { Metrics } from '../observability/metrics.js';
 import { bindRootLogger } from '../observability/log-levels.js';
 import { adminApi } from './own/admin.js';
 import { registerIcebergRest } from './iceberg-rest.js';
+import { CredentialVendor, type CredentialVendingOptions } from './iceberg/credentials.js';
+import { registerConsole } from './console.js';
 import { ownApi, ownStoreFor } from './own/index.js';
 import { installSecurity, type SecurityOptions } from '../security/http.js';
 import { securityApi } from '../security/routes.js';
@@ -35,6 +37,8 @@ export interface ServerOptions {
   security?: SecurityOptions;
   /** PEM certificate and key: serve HTTPS (plain HTTP only when absent). */
   tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Vend short-lived S3 credentials on Iceberg loadTable/createTable (src/api/iceberg/credentials.ts). */
+  credentialVending?: CredentialVendingOptions;
 }
 
 export const API_VERSION = '0.1.0';
@@ -62,6 +66,7 @@ export const OPENAPI_INFO = {
     { name: 'ingestion', description: 'Ingestion job definitions' },
     { name: 'schedules', description: 'Scheduled jobs (SQL, maintenance, batch ingestion), their runs, run-now and cancel' },
     { name: 'queries', description: 'SQL queries over catalog tables: sync or async, JSON or CSV, paging, cancel, history' },
+    { name: 'external-sources', description: 'Federated SQL: PostgreSQL databases and files queried as <source>.<schema>.<table> (passwords are write-only)' },
     { name: 'security', description: 'Principals, roles, grants, API keys, column masks, row filters, audit log (needs MANAGE_GRANTS)' },
   ],
   // Declared, not required per operation in the document: the requirement is enforced by the
@@ -166,10 +171,13 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     },
     async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
   );
-  registerIcebergRest(app, catalog, opts.prefix ?? opts.catalog.name);
+  const vendor = opts.credentialVending ? new CredentialVendor(opts.credentialVending) : undefined;
+  if (vendor) app.addHook('onClose', async () => vendor.close());
+  registerIcebergRest(app, catalog, opts.prefix ?? opts.catalog.name, { vendor });
   await app.register(ownApi, { prefix: '/api/v1', catalog, store: ownStoreFor(opts.catalog) });
   await app.register(adminApi, { prefix: '/api/v1/admin' });
   await app.register(securityApi, { prefix: '/api/v1/security', runtime: security });
+  registerConsole(app);
   return app;
 }
 

@@ -49,10 +49,15 @@ interface Options {
   planFiles: number;
   kafkaRecords: number;
   freshnessSeconds: number;
+  /** Sections to run (default all): append (a, c), engine (d, e), compaction (f), kafka (g), commits (b). */
+  only: Set<Section>;
 }
 
+const SECTIONS = ['append', 'engine', 'compaction', 'kafka', 'commits'] as const;
+type Section = (typeof SECTIONS)[number];
+
 function parseArgs(argv: string[]): Options {
-  const o: Options = { rows: 5_000_000, commits: 300, runs: 3, pg: true, profile: false, scanRows: 10_000_000, planFiles: 10_000, kafkaRecords: 300_000, freshnessSeconds: 20 };
+  const o: Options = { rows: 5_000_000, commits: 300, runs: 3, pg: true, profile: false, scanRows: 10_000_000, planFiles: 10_000, kafkaRecords: 300_000, freshnessSeconds: 20, only: new Set(SECTIONS) };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const num = () => {
@@ -72,6 +77,12 @@ function parseArgs(argv: string[]): Options {
     }
     else if (a === '--freshness-seconds') o.freshnessSeconds = num();
     else if (a === '--profile') o.profile = true;
+    else if (a === '--only') {
+      const names = String(argv[++i] ?? '').split(',').filter(Boolean);
+      const unknown = names.filter((n) => !(SECTIONS as readonly string[]).includes(n));
+      if (names.length === 0 || unknown.length) throw new Error(`--only takes a comma list of ${SECTIONS.join(', ')}`);
+      o.only = new Set(names as Section[]);
+    }
     else throw new Error(`unknown option ${a}`);
   }
   return o;
@@ -187,133 +198,141 @@ async function main(): Promise<void> {
   const log = (s: string) => process.stderr.write(`${s}\n`);
   const tAll = performance.now();
   try {
-    const catalog = await openSqlCatalog({ storeUrl: `sqlite:${join(dir, 'catalog.db')}`, warehouse: join(dir, 'warehouse') });
-    const duck = await Duck.open();
-    try {
-      await catalog.createNamespace(['bench']);
-      const src = sourceSql(opts.rows);
+    if (opts.only.has('append')) {
+      const catalog = await openSqlCatalog({ storeUrl: `sqlite:${join(dir, 'catalog.db')}`, warehouse: join(dir, 'warehouse') });
+      const duck = await Duck.open();
+      try {
+        await catalog.createNamespace(['bench']);
+        const src = sourceSql(opts.rows);
 
-      // (a) append throughput vs DuckDB COPY of the same SELECT.
-      log(`(a) append ${opts.rows} rows…`);
-      const copy = await timed(() => duck.run(`COPY (${src}) TO ${str(join(dir, 'x.parquet'))} (FORMAT parquet, COMPRESSION zstd)`));
-      const flat = { namespace: ['bench'], name: 'flat' };
-      await createTable(catalog, flat, wideSchema);
-      const profile = new Profile();
-      instrument(catalog, duck, profile);
-      const ours = await timed(() => appendSql(catalog, flat, duck, src));
-      const oursProfile = profile.report();
-      profile.reset();
-      const parted = { namespace: ['bench'], name: 'parted' };
-      await createTable(catalog, parted, wideSchema, ['day(ts)']);
-      const oursParted = await timed(() => appendSql(catalog, parted, duck, src));
-      const partedProfile = profile.report();
-      profile.unwrapAll();
-      // Baseline measured before and after ours (mean): a busy machine drifts over a run.
-      const copy2 = await timed(() => duck.run(`COPY (${src}) TO ${str(join(dir, 'x2.parquet'))} (FORMAT parquet, COMPRESSION zstd)`));
-      const copyMs = (copy.ms + copy2.ms) / 2;
-      const copyRate = opts.rows / (copyMs / 1000);
-      for (const [label, r, prof] of [
-        ['unpartitioned', ours, oursProfile],
-        ['partitioned day(ts)', oursParted, partedProfile],
-      ] as const) {
-        const rate = opts.rows / (r.ms / 1000);
-        const ratio = rate / copyRate;
-        rows.push({
-          metric: `append ${fmtRate(opts.rows)} rows, ${label}`,
-          ours: `${fmtRate(rate)} rows/s`,
-          baseline: `${fmtRate(copyRate)} rows/s`,
-          ratio: ratio.toFixed(2),
-          goal: '>= 0.5',
-          ok: ratio >= 0.5,
-        });
-        if (opts.profile || ratio < 0.5) {
-          notes.push(`append ${label}: ${r.ms.toFixed(0)} ms vs COPY ${copy.ms.toFixed(0)}/${copy2.ms.toFixed(0)} ms (before/after; both zstd); time per phase:`);
-          for (const line of prof) notes.push(`  ${line}`);
+        // (a) append throughput vs DuckDB COPY of the same SELECT.
+        log(`(a) append ${opts.rows} rows…`);
+        const copy = await timed(() => duck.run(`COPY (${src}) TO ${str(join(dir, 'x.parquet'))} (FORMAT parquet, COMPRESSION zstd)`));
+        const flat = { namespace: ['bench'], name: 'flat' };
+        await createTable(catalog, flat, wideSchema);
+        const profile = new Profile();
+        instrument(catalog, duck, profile);
+        const ours = await timed(() => appendSql(catalog, flat, duck, src));
+        const oursProfile = profile.report();
+        profile.reset();
+        const parted = { namespace: ['bench'], name: 'parted' };
+        await createTable(catalog, parted, wideSchema, ['day(ts)']);
+        const oursParted = await timed(() => appendSql(catalog, parted, duck, src));
+        const partedProfile = profile.report();
+        profile.unwrapAll();
+        // Baseline measured before and after ours (mean): a busy machine drifts over a run.
+        const copy2 = await timed(() => duck.run(`COPY (${src}) TO ${str(join(dir, 'x2.parquet'))} (FORMAT parquet, COMPRESSION zstd)`));
+        const copyMs = (copy.ms + copy2.ms) / 2;
+        const copyRate = opts.rows / (copyMs / 1000);
+        for (const [label, r, prof] of [
+          ['unpartitioned', ours, oursProfile],
+          ['partitioned day(ts)', oursParted, partedProfile],
+        ] as const) {
+          const rate = opts.rows / (r.ms / 1000);
+          const ratio = rate / copyRate;
+          rows.push({
+            metric: `append ${fmtRate(opts.rows)} rows, ${label}`,
+            ours: `${fmtRate(rate)} rows/s`,
+            baseline: `${fmtRate(copyRate)} rows/s`,
+            ratio: ratio.toFixed(2),
+            goal: '>= 0.5',
+            ok: ratio >= 0.5,
+          });
+          if (opts.profile || ratio < 0.5) {
+            notes.push(`append ${label}: ${r.ms.toFixed(0)} ms vs COPY ${copy.ms.toFixed(0)}/${copy2.ms.toFixed(0)} ms (before/after; both zstd); time per phase:`);
+            for (const line of prof) notes.push(`  ${line}`);
+          }
         }
-      }
 
-      // (c) scan: queryTable count/sum vs read_parquet over the same files.
-      log('(c) scan…');
-      const table = await catalog.loadTable(flat);
-      const source = { io: table.io, metadata: table.metadata, resolve: makePathResolver(table.metadata.location, table.metadata.location) };
-      const plan = await planScan(table.metadata, currentSnapshot(table.metadata)!, { io: table.io, resolve: source.resolve });
-      const files = plan.tasks.map((t) => t.location);
-      const q = 'SELECT count(*), sum(v) FROM t';
-      const ourScan = await bestOf(opts.runs, () => queryTable(source, q, duck));
-      const duckScan = await bestOf(opts.runs, () => duck.rows(`SELECT count(*) AS c, sum(v) AS s FROM read_parquet([${files.map(str).join(', ')}])`));
-      const ourVal = ourScan.value.rows[0];
-      const duckVal = duckScan.value[0];
-      if (Number(ourVal[0]) !== Number(duckVal.c) || Number(ourVal[1]) !== Number(duckVal.s)) {
-        throw new Error(`scan results differ: ours ${JSON.stringify(ourVal)} vs duckdb ${String(duckVal.c)},${String(duckVal.s)}`);
+        // (c) scan: queryTable count/sum vs read_parquet over the same files.
+        log('(c) scan…');
+        const table = await catalog.loadTable(flat);
+        const source = { io: table.io, metadata: table.metadata, resolve: makePathResolver(table.metadata.location, table.metadata.location) };
+        const plan = await planScan(table.metadata, currentSnapshot(table.metadata)!, { io: table.io, resolve: source.resolve });
+        const files = plan.tasks.map((t) => t.location);
+        const q = 'SELECT count(*), sum(v) FROM t';
+        const ourScan = await bestOf(opts.runs, () => queryTable(source, q, duck));
+        const duckScan = await bestOf(opts.runs, () => duck.rows(`SELECT count(*) AS c, sum(v) AS s FROM read_parquet([${files.map(str).join(', ')}])`));
+        const ourVal = ourScan.value.rows[0];
+        const duckVal = duckScan.value[0];
+        if (Number(ourVal[0]) !== Number(duckVal.c) || Number(ourVal[1]) !== Number(duckVal.s)) {
+          throw new Error(`scan results differ: ours ${JSON.stringify(ourVal)} vs duckdb ${String(duckVal.c)},${String(duckVal.s)}`);
+        }
+        const scanRatio = duckScan.ms / ourScan.ms;
+        rows.push({
+          metric: `scan count/sum ${fmtRate(opts.rows)} rows (${files.length} file${files.length === 1 ? '' : 's'})`,
+          ours: `${ourScan.ms.toFixed(0)} ms`,
+          baseline: `${duckScan.ms.toFixed(0)} ms`,
+          ratio: scanRatio.toFixed(2),
+          goal: '(report)',
+        });
+        if (opts.profile) {
+          const p = new Profile();
+          const io = { ...source };
+          const t0 = performance.now();
+          await planScan(io.metadata, currentSnapshot(io.metadata)!, { io: io.io, resolve: io.resolve });
+          p.add('planScan', performance.now() - t0);
+          notes.push(`scan: best of ${opts.runs}; planning alone:`, ...p.report().map((l) => `  ${l}`));
+        }
+      } finally {
+        duck.close();
+        await catalog.close();
       }
-      const scanRatio = duckScan.ms / ourScan.ms;
-      rows.push({
-        metric: `scan count/sum ${fmtRate(opts.rows)} rows (${files.length} file${files.length === 1 ? '' : 's'})`,
-        ours: `${ourScan.ms.toFixed(0)} ms`,
-        baseline: `${duckScan.ms.toFixed(0)} ms`,
-        ratio: scanRatio.toFixed(2),
-        goal: '(report)',
-      });
-      if (opts.profile) {
-        const p = new Profile();
-        const io = { ...source };
-        const t0 = performance.now();
-        await planScan(io.metadata, currentSnapshot(io.metadata)!, { io: io.io, resolve: io.resolve });
-        p.add('planScan', performance.now() - t0);
-        notes.push(`scan: best of ${opts.runs}; planning alone:`, ...p.report().map((l) => `  ${l}`));
-      }
-    } finally {
-      duck.close();
-      await catalog.close();
     }
 
     // (d), (e) query engine: planned scan vs read_parquet, planning over many files.
-    const qe = await benchQueryEngine(dir, { rows: opts.scanRows, planFiles: opts.planFiles, runs: opts.runs, log });
-    rows.push(...qe.rows);
-    notes.push(...qe.notes);
+    if (opts.only.has('engine')) {
+      const qe = await benchQueryEngine(dir, { rows: opts.scanRows, planFiles: opts.planFiles, runs: opts.runs, log });
+      rows.push(...qe.rows);
+      notes.push(...qe.notes);
+    }
 
     // (f) query time before and after compaction (compaction-bench.ts).
-    const cb = await benchCompaction(dir, { runs: opts.runs, log });
-    rows.push(...cb.rows);
-    notes.push(...cb.notes);
+    if (opts.only.has('compaction')) {
+      const cb = await benchCompaction(dir, { runs: opts.runs, log });
+      rows.push(...cb.rows);
+      notes.push(...cb.notes);
+    }
 
     // (g) Kafka → Iceberg ingestion (kafka-bench.ts).
-    if (opts.kafkaRecords > 0) {
+    if (opts.kafkaRecords > 0 && opts.only.has('kafka')) {
       const kb = await benchKafka(dir, { records: opts.kafkaRecords, freshnessSeconds: opts.freshnessSeconds, log });
       rows.push(...kb.rows);
       notes.push(...kb.notes);
     }
 
     // (b) catalog commits/s (the goals), then end-to-end small appends (information).
-    log(`(b) ${opts.commits} catalog commits on SQLite…`);
-    const sqliteCatalog = await benchCatalogCommits(`sqlite:${join(dir, 'cc.db')}`, join(dir, 'wh-cc-sqlite'), opts.commits);
-    rows.push({ metric: `catalog commits/s, SQLite (${opts.commits})`, ours: `${sqliteCatalog.toFixed(0)}/s`, baseline: '', ratio: '', goal: '>= 200/s', ok: sqliteCatalog >= 200 });
-    log(`(b) ${opts.commits} REST commits on SQLite…`);
-    const viaRest = async (catalog: SqlCatalog) => {
-      const app = await buildServer({ catalog, logLevel: 'error', security: { anonymous: true, bootstrapOut: { write: () => true } } });
-      const uri = await app.listen({ host: '127.0.0.1', port: 0 });
-      return { catalog: new RestCatalogClient({ uri, io: catalog.io }), close: () => app.close() };
-    };
-    const rest = await benchCommitsVia(`sqlite:${join(dir, 'rest.db')}`, join(dir, 'wh-rest'), opts.commits, viaRest);
-    rows.push({ metric: `REST commits/s, SQLite (${opts.commits}, over HTTP)`, ours: `${rest.commitsPerSecond.toFixed(0)}/s`, baseline: '', ratio: '', goal: '(report)' });
-    rows.push({ metric: 'REST load-table p50 / p99 (200 loads)', ours: `${rest.loadP50Ms.toFixed(1)} / ${rest.loadP99Ms.toFixed(1)} ms`, baseline: '', ratio: '', goal: '(report)' });
-    log(`(b) ${opts.commits} small appends on SQLite…`);
-    const sqliteRate = await benchCommits('SQLite', `sqlite:${join(dir, 'commits.db')}`, join(dir, 'wh-commits-sqlite'), opts.commits, opts, notes);
-    rows.push({ metric: `append commits/s, SQLite (${opts.commits} x 1 row)`, ours: `${sqliteRate.toFixed(0)}/s`, baseline: '', ratio: '', goal: '(info)' });
-    // The same without fsync of data/manifest/metadata files: what the code costs apart from the disk.
-    const sqliteNoSync = await benchCommits('SQLite', `sqlite:${join(dir, 'commits-nosync.db')}`, join(dir, 'wh-commits-sqlite-nosync'), opts.commits, opts, notes, false);
-    rows.push({ metric: `append commits/s, SQLite, files not fsynced`, ours: `${sqliteNoSync.toFixed(0)}/s`, baseline: '', ratio: '', goal: '(info)' });
-    if (opts.pg) {
-      log('(b) starting PostgreSQL…');
-      pg = await startBenchPostgres();
-      log(`(b) ${opts.commits} catalog commits on PostgreSQL…`);
-      const pgCatalog = await benchCatalogCommits(pg.url, join(dir, 'wh-cc-pg'), opts.commits);
-      rows.push({ metric: `catalog commits/s, PostgreSQL (${opts.commits})`, ours: `${pgCatalog.toFixed(0)}/s`, baseline: '', ratio: '', goal: '>= 100/s', ok: pgCatalog >= 100 });
-      log(`(b) ${opts.commits} small appends on PostgreSQL…`);
-      const pgRate = await benchCommits('PostgreSQL', pg.url, join(dir, 'wh-commits-pg'), opts.commits, opts, notes);
-      rows.push({ metric: `append commits/s, PostgreSQL (${opts.commits} x 1 row)`, ours: `${pgRate.toFixed(0)}/s`, baseline: '', ratio: '', goal: '(info)' });
-      const pgNoSync = await benchCommits('PostgreSQL', pg.url, join(dir, 'wh-commits-pg-nosync'), opts.commits, opts, notes, false);
-      rows.push({ metric: `append commits/s, PostgreSQL, files not fsynced`, ours: `${pgNoSync.toFixed(0)}/s`, baseline: '', ratio: '', goal: '(info)' });
+    if (opts.only.has('commits')) {
+      log(`(b) ${opts.commits} catalog commits on SQLite…`);
+      const sqliteCatalog = await benchCatalogCommits(`sqlite:${join(dir, 'cc.db')}`, join(dir, 'wh-cc-sqlite'), opts.commits);
+      rows.push({ metric: `catalog commits/s, SQLite (${opts.commits})`, ours: `${sqliteCatalog.toFixed(0)}/s`, baseline: '', ratio: '', goal: '>= 200/s', ok: sqliteCatalog >= 200 });
+      log(`(b) ${opts.commits} REST commits on SQLite…`);
+      const viaRest = async (catalog: SqlCatalog) => {
+        const app = await buildServer({ catalog, logLevel: 'error', security: { anonymous: true, bootstrapOut: { write: () => true } } });
+        const uri = await app.listen({ host: '127.0.0.1', port: 0 });
+        return { catalog: new RestCatalogClient({ uri, io: catalog.io }), close: () => app.close() };
+      };
+      const rest = await benchCommitsVia(`sqlite:${join(dir, 'rest.db')}`, join(dir, 'wh-rest'), opts.commits, viaRest);
+      rows.push({ metric: `REST commits/s, SQLite (${opts.commits}, over HTTP)`, ours: `${rest.commitsPerSecond.toFixed(0)}/s`, baseline: '', ratio: '', goal: '(report)' });
+      rows.push({ metric: 'REST load-table p50 / p99 (200 loads)', ours: `${rest.loadP50Ms.toFixed(1)} / ${rest.loadP99Ms.toFixed(1)} ms`, baseline: '', ratio: '', goal: '(report)' });
+      log(`(b) ${opts.commits} small appends on SQLite…`);
+      const sqliteRate = await benchCommits('SQLite', `sqlite:${join(dir, 'commits.db')}`, join(dir, 'wh-commits-sqlite'), opts.commits, opts, notes);
+      rows.push({ metric: `append commits/s, SQLite (${opts.commits} x 1 row)`, ours: `${sqliteRate.toFixed(0)}/s`, baseline: '', ratio: '', goal: '(info)' });
+      // The same without fsync of data/manifest/metadata files: what the code costs apart from the disk.
+      const sqliteNoSync = await benchCommits('SQLite', `sqlite:${join(dir, 'commits-nosync.db')}`, join(dir, 'wh-commits-sqlite-nosync'), opts.commits, opts, notes, false);
+      rows.push({ metric: `append commits/s, SQLite, files not fsynced`, ours: `${sqliteNoSync.toFixed(0)}/s`, baseline: '', ratio: '', goal: '(info)' });
+      if (opts.pg) {
+        log('(b) starting PostgreSQL…');
+        pg = await startBenchPostgres();
+        log(`(b) ${opts.commits} catalog commits on PostgreSQL…`);
+        const pgCatalog = await benchCatalogCommits(pg.url, join(dir, 'wh-cc-pg'), opts.commits);
+        rows.push({ metric: `catalog commits/s, PostgreSQL (${opts.commits})`, ours: `${pgCatalog.toFixed(0)}/s`, baseline: '', ratio: '', goal: '>= 100/s', ok: pgCatalog >= 100 });
+        log(`(b) ${opts.commits} small appends on PostgreSQL…`);
+        const pgRate = await benchCommits('PostgreSQL', pg.url, join(dir, 'wh-commits-pg'), opts.commits, opts, notes);
+        rows.push({ metric: `append commits/s, PostgreSQL (${opts.commits} x 1 row)`, ours: `${pgRate.toFixed(0)}/s`, baseline: '', ratio: '', goal: '(info)' });
+        const pgNoSync = await benchCommits('PostgreSQL', pg.url, join(dir, 'wh-commits-pg-nosync'), opts.commits, opts, notes, false);
+        rows.push({ metric: `append commits/s, PostgreSQL, files not fsynced`, ours: `${pgNoSync.toFixed(0)}/s`, baseline: '', ratio: '', goal: '(info)' });
+      }
     }
   } finally {
     if (pg) await pg.stop().catch((e) => log(`stopping PostgreSQL failed: ${(e as Error).message}`));

@@ -58,6 +58,8 @@ export interface Catalog {
   renameTable(from: TableIdent, to: TableIdent): Promise<void>;
   /** Default location for a new table. */
   defaultTableLocation(ident: TableIdent): string;
+  /** Where a namespace's tables go by default (its `location` property overrides it). */
+  defaultNamespaceLocation?(namespace: Namespace): string;
   close(): Promise<void>;
 
   // Optional capabilities: the REST API answers 406 (UnsupportedOperationException) without them.

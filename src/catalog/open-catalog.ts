@@ -1,4 +1,4 @@
-import { fileIOFor, type StorageConfig } from '../storage/registry.js';
+import { ResolvingFileIO, type StorageConfig } from '../storage/registry.js';
 import { openCatalogStore } from './open-store.js';
 import { SqlCatalog } from './sql-catalog.js';
 
@@ -14,5 +14,6 @@ export interface OpenSqlCatalogOptions {
 export async function openSqlCatalog(opts: OpenSqlCatalogOptions): Promise<SqlCatalog> {
   const store = await openCatalogStore(opts.storeUrl, { catalogName: opts.name });
   await store.migrate();
-  return new SqlCatalog({ name: opts.name, store, warehouse: opts.warehouse, io: fileIOFor(opts.warehouse, opts.storage) });
+  // Resolving by scheme: a namespace or table may live on another storage than the warehouse.
+  return new SqlCatalog({ name: opts.name, store, warehouse: opts.warehouse, io: new ResolvingFileIO(opts.storage) });
 }

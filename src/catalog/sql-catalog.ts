@@ -56,7 +56,11 @@ export class SqlCatalog implements Catalog {
   }
 
   defaultTableLocation(ident: TableIdent): string {
-    return `${this.warehouse}/${ident.namespace.join('.')}.db/${ident.name}`;
+    return `${this.defaultNamespaceLocation(ident.namespace)}/${ident.name}`;
+  }
+
+  defaultNamespaceLocation(namespace: Namespace): string {
+    return `${this.warehouse}/${namespace.join('.')}.db`;
   }
 
   async createTable(ident: TableIdent, metadata: TableMetadata): Promise<LoadedTable> {
@@ -64,6 +68,12 @@ export class SqlCatalog implements Catalog {
       throw lakehouseError('NO_SUCH_NAMESPACE', `namespace does not exist: ${ident.namespace.join('.')}`);
     }
     if (await this.store.getTable(ident)) throw lakehouseError('ALREADY_EXISTS', `table already exists: ${identToString(ident)}`);
+    // One warehouse per storage location: a namespace's `location` property (any supported
+    // storage) replaces the warehouse as the root of its tables' default locations.
+    if (metadata.location === this.defaultTableLocation(ident)) {
+      const root = (await this.store.loadNamespace(ident.namespace)).location;
+      if (root) metadata = { ...metadata, location: `${root.replace(/\/+$/, '')}/${ident.name}` };
+    }
     const location = nextMetadataLocation(metadata.location, null, useGzip(metadata.properties));
     await this.io.writeIfAbsent(location, writeTableMetadata(metadata, useGzip(metadata.properties)));
     try {

@@ -98,8 +98,8 @@ export async function jobsCommand(args: string[], usage = `usage:\n${JOBS_USAGE}
       const res = await call(`${api}/ingestion-jobs/${id}/runs`);
       if (json) out(`${stringifyJson(res)}\n`);
       else {
-        out(table(['run', 'state', 'started', 'ended', 'rows', 'dead letters', 'commits', 'error'], res.runs.map((r: any) => [
-          r.runId, r.state, r.startedAt, r.endedAt, r.rowsCommitted, r.deadLetters, r.commits, r.error ?? null,
+        out(table(['run', 'state', 'started', 'ended', 'rows', 'dead letters', 'commits', 'last commit', 'error'], res.runs.map((r: any) => [
+          r.runId, r.state, r.startedAt, r.endedAt, r.rowsCommitted, r.deadLetters, r.commits, r.lastCommitAt ?? null, r.error ?? null,
         ])));
       }
       return 0;

@@ -2,8 +2,6 @@ import { resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isLakehouseError } from '../core/errors.js';
 import { stringifyJson } from '../core/json.js';
-import { openFolderTable } from '../table/folder-table.js';
-import { queryTable } from '../table/scan-query.js';
 
 const USAGE = `usage:
   lakehouse serve                      start the service (config: LAKEHOUSE_CONFIG=<file.json>, LAKEHOUSE_* env overrides; see src/config.ts)
@@ -16,6 +14,10 @@ const USAGE = `usage:
                                        alert state, rules, history; silence alerts (lakehouse alerts help)
   lakehouse jobs list|show|start|pause|resume|stop|reset|status|runs [<job>] --url http://host:port [--format table|json]
                                        ingestion jobs of a running service (lakehouse jobs help)
+  lakehouse keys generate | rotate-master | rotate-table <ns.table> | list <ns.table> [--url …] [--token T]
+                                       encryption keys: new master key, master/table key rotation
+  lakehouse external-sources <list|show|add-postgres|add-files|create|delete|test> [--url http://host:port]
+                                       federated-SQL sources of a running service (lakehouse external-sources help)
 `;
 
 async function scan(args: string[]): Promise<number> {
@@ -30,6 +32,9 @@ async function scan(args: string[]): Promise<number> {
   }
   // A plain relative folder is relative to the working directory; URIs are taken as they are.
   const folder = /^[a-z][a-z0-9+.-]*:/i.test(positionals[0]) ? positionals[0] : resolvePath(positionals[0]);
+  // Loaded here, not at the top: the other commands do not need the table reader or DuckDB.
+  const { openFolderTable } = await import('../table/folder-table.js');
+  const { queryTable } = await import('../table/scan-query.js');
   const table = await openFolderTable(folder, values.metadata);
   const result = await queryTable(table, values.sql);
   process.stdout.write(`${stringifyJson(result)}\n`);
@@ -42,13 +47,14 @@ function browsable(address: string): string {
 }
 
 async function serve(): Promise<number> {
-  const { loadConfig, redactConfig, redactUrl, securityConfigOf, storageConfigOf } = await import('../config.js');
+  const { credentialVendingOf, loadConfig, redactConfig, redactUrl, securityConfigOf, storageConfigOf } = await import('../config.js');
   const { openSqlCatalog } = await import('../catalog/open-catalog.js');
   const { buildServer } = await import('../api/server.js');
   const { mkdirSync, readFileSync } = await import('node:fs');
   const config = loadConfig();
-  if (config.warehouse.startsWith('/')) mkdirSync(config.warehouse, { recursive: true });
-  const catalog = await openSqlCatalog({
+  const localWarehouse = config.warehouse.replace(/^file:\/\//, '');
+  if (localWarehouse.startsWith('/')) mkdirSync(localWarehouse, { recursive: true });
+  const rawCatalog = await openSqlCatalog({
     storeUrl: config.catalogUrl,
     warehouse: config.warehouse,
     name: config.catalogName,
@@ -57,7 +63,12 @@ async function serve(): Promise<number> {
   const tls = config.tls ? { cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) } : undefined;
   const { Metrics } = await import('../observability/metrics.js');
   const metrics = new Metrics();
-  const app = await buildServer({ catalog, logLevel: config.logLevel, warehouse: config.warehouse, security: securityConfigOf(config), tls, metrics });
+  // Every committer of this process (routes, ingestion jobs, scheduled runs) goes through the
+  // instrumented catalog, so all commits show in the catalog commit metrics.
+  const catalog = metrics.instrumentCatalog(rawCatalog);
+  const app = await buildServer({
+    catalog, logLevel: config.logLevel, warehouse: config.warehouse, security: securityConfigOf(config), tls, metrics, credentialVending: credentialVendingOf(config),
+  });
   (await import('../scheduler/index.js')).startScheduler(catalog, null, { app });
   // Alert rules are evaluated over this process's metrics registry (rules and state live in the catalog store).
   const alerting = (await import('../observability/alerts/index.js')).startAlerting(catalog, { registry: metrics.registry, logger: app.log });
@@ -79,16 +90,21 @@ async function serve(): Promise<number> {
     process.once('SIGTERM', () => resolve('SIGTERM'));
   });
   // Graceful shutdown: stop accepting, let in-flight requests (commits) finish, then close. A
-  // second signal or the shutdown timeout forces the exit.
+  // second signal (a second later or more) or the shutdown timeout forces the exit.
   app.log.info({ signal }, 'shutting down: finishing in-flight requests');
   const force = setTimeout(() => {
     app.log.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out; exiting');
     process.exit(1);
   }, config.shutdownTimeoutMs);
   force.unref();
-  const again = () => process.exit(1);
-  process.once('SIGINT', again);
-  process.once('SIGTERM', again);
+  // A copy of the first signal arriving at once is not a second request: Ctrl-C on `npm start`
+  // reaches node from the terminal and may be forwarded by npm's script shell too.
+  const firstAt = Date.now();
+  const again = () => {
+    if (Date.now() - firstAt >= 1000) process.exit(1);
+  };
+  process.on('SIGINT', again);
+  process.on('SIGTERM', again);
   await app.close();
   await catalog.close();
   clearTimeout(force);
@@ -112,6 +128,10 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./alerts.js')).alertsCommand(rest);
       case 'jobs':
         return await (await import('./jobs.js')).jobsCommand(rest);
+      case 'keys':
+        return await (await import('./keys.js')).keysCommand(rest);
+      case 'external-sources':
+        return await (await import('../federation/cli.js')).externalSourcesCommand(rest);
       case undefined:
       case '--help':
       case 'help':

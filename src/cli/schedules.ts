@@ -21,6 +21,9 @@ export const SCHEDULES_USAGE = `usage: lakehouse schedules <command> [--url http
                                             (--cron '*/5 * * * *' | --interval SECONDS) --timezone TZ --owner O
                                             --description D --timeout-ms N --max-attempts N --backoff-ms N
                                             --concurrency skip|queue --catch-up none|one|all --start-at ISO --enabled true|false
+                                            data-quality checks of a table on a schedule: --kind maintenance
+                                            --params '{"namespace":"db","table":"t","action":"quality-checks",
+                                            "options":{"failOn":"critical|any|never","checks":[…]}}'
   update <schedule> [--file | --json] [fields…]   change the given fields (the rest is kept)
   delete <schedule>                         delete it and its run history
   run <schedule> [--wait] [--timeout-ms N]  queue a run now; --wait until it ends (exit 1 unless it succeeded)

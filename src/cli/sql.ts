@@ -61,12 +61,16 @@ interface SqlRequest {
 }
 
 async function local(req: SqlRequest): Promise<SqlResult> {
-  const { loadConfig, storageConfigOf } = await import('../config.js');
+  const { loadConfig, securityConfigOf, storageConfigOf } = await import('../config.js');
+  const { enableEncryption } = await import('../security/encryption/enable.js');
   const { openSqlCatalog } = await import('../catalog/open-catalog.js');
   const { QueryEngine } = await import('../query/engine.js');
   const config = loadConfig();
   if (config.warehouse.startsWith('/')) mkdirSync(config.warehouse, { recursive: true });
   const catalog = await openSqlCatalog({ storeUrl: config.catalogUrl, warehouse: config.warehouse, name: config.catalogName, storage: storageConfigOf(config) });
+  // Encrypted tables read (and write) here as in the service, with the same master key.
+  const ring = securityConfigOf(config).masterKeys;
+  const encryption = ring ? enableEncryption(catalog, ring) : null;
   const controller = new AbortController();
   const timer = req.timeoutMs
     ? setTimeout(() => controller.abort(lakehouseError('QUERY_TIMEOUT', `query exceeded its time limit of ${req.timeoutMs} ms`)), req.timeoutMs)
@@ -83,6 +87,7 @@ async function local(req: SqlRequest): Promise<SqlResult> {
   } finally {
     clearTimeout(timer);
     process.off('SIGINT', onSigint);
+    encryption?.disable();
     await catalog.close();
   }
 }

@@ -32,12 +32,18 @@ export const ERRORS = {
   QUERY_TIMEOUT: { status: 408, type: 'QueryTimeoutException' },
   /** A query needed more memory than its limit (DuckDB `memory_limit`). */
   QUERY_MEMORY_LIMIT: { status: 422, type: 'QueryMemoryLimitException' },
+  /** Data-quality checks failed (a scheduled quality run whose policy fails on them). */
+  QUALITY_CHECKS_FAILED: { status: 422, type: 'DataQualityException' },
   /** A query was cancelled (DELETE /api/v1/queries/{id}). */
   QUERY_CANCELLED: { status: 409, type: 'QueryCancelledException' },
   /** Missing or bad credentials (sent with `WWW-Authenticate`). */
   UNAUTHENTICATED: { status: 401, type: 'NotAuthorizedException' },
   /** Authenticated, but not allowed. */
   FORBIDDEN: { status: 403, type: 'ForbiddenException' },
+  /** An encrypted table (or an encrypted catalog secret) needs a master key and none is configured. */
+  ENCRYPTION_NOT_CONFIGURED: { status: 503, type: 'ServiceUnavailableException' },
+  /** A key was wrapped by a master key that is not configured, or failed authentication. */
+  ENCRYPTION_KEY_MISMATCH: { status: 503, type: 'ServiceUnavailableException' },
 } as const satisfies Record<string, { status: number; type: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

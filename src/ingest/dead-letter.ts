@@ -2,11 +2,19 @@
  * The dead-letter table beside an ingestion target: `<table>__dlq` in the same namespace, one row
  * per record that failed parsing, mapping or validation — never dropped, never blocking.
  */
+import { writeFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import type { Catalog, LoadedTable } from '../catalog/catalog.js';
 import type { TableIdent } from '../catalog/store.js';
 import { isLakehouseError } from '../core/errors.js';
+import { str, type Duck } from '../duck/db.js';
+import type { DataFile } from '../iceberg/manifest-types.js';
+import { currentSchema, defaultSpec } from '../iceberg/metadata.js';
 import type { Schema } from '../iceberg/schema.js';
 import { newTableMetadata, type UnboundPartitionSpec } from '../iceberg/updates.js';
+import { writeDataFiles } from '../table/data-writer.js';
+import type { Letter } from './batch.js';
 
 export const DEAD_LETTER_SUFFIX = '__dlq';
 
@@ -44,5 +52,38 @@ export async function loadOrCreateTable(
   } catch (e) {
     if (isLakehouseError(e, 'ALREADY_EXISTS') || isLakehouseError(e, 'COMMIT_FAILED')) return catalog.loadTable(ident);
     throw e;
+  }
+}
+
+/**
+ * Writes dead letters as data files of the dead-letter table `dlq` (staged as NDJSON in
+ * `stageDir`, raw bytes and keys base64 so any bytes survive).
+ */
+export async function writeLetters(duck: Duck, dlq: LoadedTable, letters: Letter[], jobId: string, stageDir: string): Promise<DataFile[]> {
+  const failedAt = new Date().toISOString();
+  const lines = letters.map((l) =>
+    JSON.stringify({
+      raw: l.raw ? l.raw.toString('base64') : null,
+      key: l.key ? l.key.toString('base64') : null,
+      error: l.error,
+      topic: l.topic,
+      partition: l.partition,
+      offset: l.offset.toString(),
+      ts: l.timestamp ? new Date(Number(l.timestamp)).toISOString() : null,
+    }),
+  );
+  const file = join(stageDir, `${randomUUID()}-dlq.ndjson`);
+  await writeFile(file, `${lines.join('\n')}\n`);
+  try {
+    const md = dlq.metadata;
+    const cols = `{'raw': 'VARCHAR', 'key': 'VARCHAR', 'error': 'VARCHAR', 'topic': 'VARCHAR', 'partition': 'INTEGER', 'offset': 'BIGINT', 'ts': 'VARCHAR'}`;
+    return await writeDataFiles({
+      duck, io: dlq.io, location: md.location, schema: currentSchema(md), spec: defaultSpec(md), properties: md.properties,
+      sourceSql: `SELECT from_base64(raw) AS raw, from_base64(key) AS "key", error, topic, "partition", "offset", TRY_CAST(ts AS TIMESTAMPTZ) AS kafka_timestamp,
+        TIMESTAMPTZ ${str(failedAt)} AS failed_at, ${str(jobId)} AS job_id
+        FROM read_json(${str(file)}, format='newline_delimited', columns=${cols}, maximum_object_size=67108864)`,
+    });
+  } finally {
+    await rm(file, { force: true });
   }
 }

@@ -15,12 +15,14 @@
  *   (that is what a reset asks for); dead letters below the DLQ table's watermark are not repeated.
  * - Status: state, per-partition committed offset / high watermark / lag, rows/s over the last
  *   minute of commits, last commit, recent errors, rows and dead letters of the current run, and
- *   the dead-letter table's total row count. History: the last 50 runs per job (in memory).
+ *   the dead-letter table's total row count. History: every run, persisted in the catalog store
+ *   (run-history.ts), so it survives restarts.
  * - Jobs whose definition is `enabled` with schedule `continuous` are started by startJobManager.
  */
 import { identToString, type Catalog } from '../catalog/catalog.js';
+import { checkJobAccess, type JobAccess } from '../security/run-as.js';
 import type { TableIdent } from '../catalog/store.js';
-import { lakehouseError } from '../core/errors.js';
+import { isLakehouseError, lakehouseError } from '../core/errors.js';
 import type { JobRecord, OwnStore } from '../api/own/store.js';
 import { appendWithOffsets } from './commit.js';
 import { deadLetterIdent } from './dead-letter.js';
@@ -28,23 +30,12 @@ import { createKafka, listTopics, offsetsForTimestamp, topicOffsets, type KafkaL
 import type { RecordMapping } from './mapping.js';
 import { mergeOffsets, recordedOffsets, setOffset, type TopicOffsets } from './offsets.js';
 import { StreamingJob, type CommitInfo, type StreamingJobConfig } from './streaming-job.js';
+import { RunHistoryStore, type RunRecord, type RunState } from './run-history.js';
 import { moduleLogger } from '../observability/log-levels.js';
 import { alertManagerFor } from '../observability/alerts/index.js';
 import { qualityMonitorFor } from '../quality/index.js';
 
-export type RunState = 'starting' | 'running' | 'paused' | 'stopping' | 'stopped' | 'failed';
-
-export interface RunRecord {
-  runId: number;
-  startedAt: string;
-  endedAt: string | null;
-  /** How the run ended: stopped, paused, failed, finished (caught up in bounded mode). */
-  state: RunState;
-  rowsCommitted: number;
-  deadLetters: number;
-  commits: number;
-  error?: string;
-}
+export type { RunRecord, RunState } from './run-history.js';
 
 export interface PartitionStatus {
   topic: string;
@@ -79,6 +70,9 @@ interface Entry {
   commits: { at: number; rows: number }[];
   errors: { at: string; message: string }[];
   op: Promise<unknown>;
+  /** The last run-history write (writes are chained). */
+  saving?: Promise<void>;
+  savedAt?: number;
 }
 
 export interface JobManagerOptions {
@@ -87,13 +81,27 @@ export interface JobManagerOptions {
   log?: KafkaLog;
 }
 
+/** How often a running job's owner's grant is checked again (see watchGrant). */
+const GRANT_CHECK_MS = 5000;
+
 const quiet: KafkaLog = { warn: () => undefined, error: () => undefined };
 
 export class JobManager {
   private readonly entries = new Map<string, Entry>();
   private closed = false;
+  private readonly history_: RunHistoryStore;
 
-  constructor(private readonly opts: JobManagerOptions) {}
+  constructor(private readonly opts: JobManagerOptions) {
+    this.history_ = new RunHistoryStore(opts.store.db, opts.store.catalogName);
+  }
+
+  /** Writes the run to the store (serialised per job; a failed write is logged, never fatal). */
+  private persist(e: Entry, run: RunRecord): Promise<void> {
+    const snapshot = { ...run };
+    const p = (e.saving ?? Promise.resolve()).then(() => this.history_.save(e.id, snapshot)).catch((err: Error) => this.noteError(e, `saving run history: ${err.message}`));
+    e.saving = p;
+    return p;
+  }
 
   private entry(id: string): Entry {
     let e = this.entries.get(id);
@@ -174,8 +182,13 @@ export class JobManager {
   private async startRun(e: Entry, from: RunState[]): Promise<void> {
     if (this.closed) throw lakehouseError('SERVICE_UNAVAILABLE', 'the job manager is shutting down');
     if (!from.includes(e.state)) throw lakehouseError('RESOURCE_IN_USE', `ingestion job ${e.id} is ${e.state}`);
-    const { cfg } = await this.definition(e.id);
-    const run: RunRecord = { runId: (e.runs.at(-1)?.runId ?? 0) + 1, startedAt: new Date().toISOString(), endedAt: null, state: 'starting', rowsCommitted: 0, deadLetters: 0, commits: 0 };
+    const { rec, cfg } = await this.definition(e.id);
+    // Runs as the principal that defined it (security/run-as.ts): without INSERT it does not start.
+    await checkJobAccess(this.opts.catalog, { owner: rec.runAs, privilege: 'INSERT', table: cfg.table, job: `ingestion job '${rec.name}'` });
+    await e.saving;
+    const runId = Math.max((e.runs.at(-1)?.runId ?? 0) + 1, await this.history_.nextRunId(e.id).catch(() => 0));
+    const run: RunRecord = { runId, startedAt: new Date().toISOString(), endedAt: null, state: 'starting', rowsCommitted: 0, deadLetters: 0, commits: 0, lastCommitAt: null };
+    await this.persist(e, run);
     e.runs.push(run);
     if (e.runs.length > 50) e.runs.shift();
     e.state = 'starting';
@@ -207,6 +220,12 @@ export class JobManager {
           run.rowsCommitted += c.rows;
           run.deadLetters += c.deadLetters;
           run.commits++;
+          run.lastCommitAt = new Date().toISOString();
+          // Commits come every second or so: the stored run follows every few seconds.
+          if (Date.now() - (e.savedAt ?? 0) >= 5000) {
+            e.savedAt = Date.now();
+            void this.persist(e, run);
+          }
           e.commits.push({ at: Date.now(), rows: c.rows });
           const cut = Date.now() - 60_000;
           while (e.commits.length > 0 && e.commits[0].at < cut) e.commits.shift();
@@ -218,17 +237,43 @@ export class JobManager {
       run.error = (err as Error).message;
       run.endedAt = new Date().toISOString();
       e.state = 'failed';
+      await this.persist(e, run);
       throw lakehouseError('BAD_REQUEST', `ingestion job ${e.id} did not start: ${(err as Error).message}`);
     }
     e.job = job;
     e.state = 'running';
     run.state = 'running';
+    void this.persist(e, run);
     jobLog.info({ runId: run.runId, quality: cfg.quality ? true : undefined }, 'ingestion job started');
+    this.watchGrant(e, job, { owner: rec.runAs, privilege: 'INSERT', table: cfg.table, job: `ingestion job '${rec.name}'` });
     // The run ends on its own when it fails (or, in bounded mode, catches up).
     job.done.then(
       () => this.ended(e, job, run, null),
       (err: Error) => this.ended(e, job, run, err),
     );
+  }
+
+  /**
+   * A running job keeps its owner's privilege under watch: once the INSERT grant is revoked the
+   * job stops within GRANT_CHECK_MS and its run fails (audited by checkJobAccess; `ended` records
+   * it), as a scheduled job's next run would. A store that cannot answer is asked again next time.
+   */
+  private watchGrant(e: Entry, job: StreamingJob, access: JobAccess): void {
+    if (!access.owner) return;
+    const timer = setInterval(() => {
+      if (e.job !== job) return clearInterval(timer);
+      checkJobAccess(this.opts.catalog, access).catch((err: Error) => {
+        if (!isLakehouseError(err) || err.code !== 'FORBIDDEN' || e.job !== job) return;
+        clearInterval(timer);
+        // Nothing more is written as the owner: what is buffered is dropped, not committed (the
+        // table's offsets stay before it, so a restart by someone allowed re-reads it).
+        void this.serial(e, async () => {
+          if (e.job === job) await job.abort(err).catch(() => undefined);
+        });
+      });
+    }, GRANT_CHECK_MS);
+    timer.unref();
+    void job.done.finally(() => clearInterval(timer)).catch(() => undefined);
   }
 
   private ended(e: Entry, job: StreamingJob, run: RunRecord, err: Error | null): void {
@@ -240,6 +285,7 @@ export class JobManager {
       run.error = err.message;
       this.noteError(e, err.message);
     } else if (run.state === 'running') run.state = 'stopped';
+    void this.persist(e, run);
     if (e.job === job) {
       e.job = null;
       if (err) e.state = 'failed';
@@ -268,6 +314,7 @@ export class JobManager {
       run.state = 'failed';
       run.error = job?.status().error;
     }
+    if (run) await this.persist(e, run);
     e.job = null;
   }
 
@@ -372,7 +419,11 @@ export class JobManager {
 
   async history(id: string): Promise<RunRecord[]> {
     if (!(await this.opts.store.getJob(id))) throw lakehouseError('NOT_FOUND', `no ingestion job ${id}`);
-    return [...(this.entries.get(id)?.runs ?? [])].reverse();
+    const e = this.entries.get(id);
+    await e?.saving;
+    // This process's current run as it is now (the stored row may be a few seconds behind).
+    const live = e?.job ? e.runs.at(-1) : undefined;
+    return (await this.history_.list(id)).map((r) => (live && r.runId === live.runId ? { ...live } : r));
   }
 
   /** Starts the definitions marked enabled + continuous (errors are recorded, not thrown). */

@@ -142,3 +142,9 @@ export async function offsetsForTimestamp(kafka: Kafka, topic: string, timestamp
     await admin.disconnect();
   }
 }
+
+/** kafkajs' errors that mean "rejoin the group" (its own isRebalancing, which it does not export). */
+export function isRebalanceError(e: unknown): boolean {
+  const type = (e as { type?: string } | null)?.type;
+  return type === 'REBALANCE_IN_PROGRESS' || type === 'NOT_COORDINATOR_FOR_GROUP' || type === 'ILLEGAL_GENERATION';
+}

@@ -16,7 +16,7 @@ import { ident as q, type Duck } from '../duck/db.js';
 import { DEFAULT_TARGET_FILE_SIZE, writeDataFiles } from '../table/data-writer.js';
 import { DELETE_FILE_PATH_ID } from '../table/position-delete-writer.js';
 import { buildReadSql } from '../table/read-sql.js';
-import { rewriteManifestsRemoving } from '../table/row-delta.js';
+import { filterManifests } from '../table/row-delta.js';
 import { partitionKey, planScan, type DataTask, type LiveFile, type ScanPlan } from '../table/scan-planner.js';
 import { commitSnapshot, newSnapshotId, writeAddedManifest, type FileChanges } from '../table/snapshot-producer.js';
 import { loadedSnapshotOf, resolverOf } from './common.js';
@@ -375,43 +375,7 @@ export async function rewriteDataFiles(catalog: Catalog, tableIdent: TableIdent,
             }
             out.push(m);
           }
-          const byManifest = new Map<string, Set<string>>();
-          for (const f of toRemove) {
-            const set = byManifest.get(f.manifestPath) ?? new Set<string>();
-            set.add(f.file.filePath);
-            byManifest.set(f.manifestPath, set);
-          }
-          // Every manifest that loses files is merged with the others of its spec and content into
-          // one rewritten manifest (entries keep their sequence numbers), so compacting N small
-          // commits writes a handful of manifests rather than N.
-          let found = 0;
-          const touched = new Map<string, ManifestFile[]>();
-          for (const m of parentManifests) {
-            if (byManifest.has(m.manifestPath)) {
-              const k = `${m.partitionSpecId}|${m.content}`;
-              touched.set(k, [...(touched.get(k) ?? []), m]);
-            } else if (m.addedFilesCount === 0 && m.existingFilesCount === 0 && m.deletedFilesCount > 0) {
-              continue; // only DELETED entries of an earlier snapshot
-            } else {
-              out.push(m);
-            }
-          }
-          for (const group of touched.values()) {
-            const remove = new Set<string>();
-            for (const m of group) for (const f of byManifest.get(m.manifestPath)!) remove.add(f);
-            const key = `${group.map((m) => m.manifestPath).sort().join('\u0000')}\u0001${[...remove].sort().join('\u0000')}`;
-            let nm = rewrittenCache.get(key);
-            if (!nm) {
-              const r = await rewriteManifestsRemoving(b, group, remove, snapshotId);
-              if (r.removed.length !== remove.size) throw lakehouseError('COMMIT_FAILED', 'files to replace are no longer in their manifests');
-              nm = r.file;
-              written.add(nm.manifestPath);
-              rewrittenCache.set(key, nm);
-            }
-            found += remove.size;
-            if (nm.existingFilesCount > 0 || nm.deletedFilesCount > 0) out.push(nm);
-          }
-          if (found !== toRemove.length) throw lakehouseError('COMMIT_FAILED', 'files to replace are no longer live');
+          out.push(...(await filterManifests(b, parentManifests, toRemove, snapshotId, rewrittenCache, written)));
           used = new Set(out.map((m) => m.manifestPath));
           return out;
         },

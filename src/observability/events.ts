@@ -1,5 +1,6 @@
 /**
- * The process-wide observation hook. Ingestion, queries and the scheduler only `observe(...)`
+ * The process-wide observation hook. Ingestion, queries, the scheduler, data quality and the
+ * snapshot producer's commit retries only `observe(...)`
  * plain events; whoever exposes metrics (a server's `Metrics`) subscribes. This keeps prom-client
  * out of those modules, and a process without a server (the CLI, a test driving a job directly)
  * pays one empty loop per event. Listeners must not throw into the emitting code path: a
@@ -30,6 +31,10 @@ export type ObservedEvent =
   | { type: 'ingest.stopped'; jobId: string }
   | { type: 'query'; outcome: 'succeeded' | 'failed' | 'cancelled'; seconds: number; bytesScanned: number; filesScanned: number; filesPruned: number }
   | { type: 'scheduler.run'; kind: string; outcome: 'succeeded' | 'failed' | 'retrying' | 'cancelled' | 'interrupted' | 'lease-lost'; seconds: number }
+  /** One data-quality check evaluated over a batch or a table. */
+  | { type: 'quality.check'; table: string; passed: boolean }
+  /** A batch's profile metric departed from its baseline. */
+  | { type: 'quality.anomaly'; table: string; metric: string }
   /** A table commit was retried after a conflict (the writer rebased and tried again). */
   | { type: 'catalog.retry'; table: string }
   /** A table changed (its health gauges are worth recomputing). */

@@ -1,8 +1,9 @@
 import { access, constants } from 'node:fs/promises';
-import { sql, type Kysely } from 'kysely';
+import { sql } from 'kysely';
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { Catalog } from '../catalog/catalog.js';
+import { sqlStoreOf } from '../catalog/sql-store-of.js';
 import type { FileIO } from '../storage/fileio.js';
 
 /**
@@ -47,14 +48,14 @@ async function check(name: string, fn: () => Promise<unknown>, timeoutMs: number
 
 export async function readinessChecks(opts: ReadinessOptions): Promise<CheckResult[]> {
   const timeoutMs = opts.timeoutMs ?? 3000;
-  const anyCat = opts.catalog as unknown as { store?: { db?: Kysely<any> }; warehouse?: string; io?: FileIO };
+  const anyCat = opts.catalog as unknown as { warehouse?: string; io?: FileIO };
   const warehouse = opts.warehouse ?? anyCat.warehouse;
   const io = opts.io ?? anyCat.io;
   const checks: Promise<CheckResult>[] = [
     check(
       'catalog-store',
       async () => {
-        const db = anyCat.store?.db;
+        const db = sqlStoreOf(opts.catalog)?.db;
         if (db) await sql`select 1`.execute(db);
         else await opts.catalog.listNamespaces([], { pageSize: 1 });
       },

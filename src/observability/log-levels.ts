@@ -13,9 +13,10 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /**
  * Modules whose level can be set: `http` (the root: request logs and everything not below),
- * `ingest` (ingestion jobs: lines carry jobId and table), `alerts` (rule evaluation, deliveries).
+ * `ingest` (ingestion jobs: lines carry jobId and table), `alerts` (rule evaluation, deliveries),
+ * `scheduler` (the runner: takeovers, lost leases, failed runs with job and run ids).
  */
-export const LOG_MODULES = ['http', 'ingest', 'alerts'] as const;
+export const LOG_MODULES = ['http', 'ingest', 'alerts', 'scheduler'] as const;
 
 type Bindings = Record<string, unknown>;
 type Fn = (obj: object | string, msg?: string) => void;

@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Catalog } from '../catalog/catalog.js';
-import { identToString } from '../catalog/catalog.js';
 import { isLakehouseError } from '../core/errors.js';
 import { onObserved } from './events.js';
 import { PipelineMetrics } from './pipeline-metrics.js';
 import { TableHealthMetrics, type TableHealthOptions } from './table-health-metrics.js';
+import { WarehouseMetrics, type WarehouseMetricsOptions } from './warehouse-metrics.js';
 
 /**
  * Prometheus metrics on a registry per server (so several servers in one process don't clash):
@@ -13,12 +13,11 @@ import { TableHealthMetrics, type TableHealthOptions } from './table-health-metr
  *   (`/api/v1/tables/:namespace/:table`), never the raw URL; unmatched requests use `unmatched`;
  * - `lakehouse_catalog_commits_total{result}` (success | conflict | error),
  *   `lakehouse_catalog_commit_duration_seconds{result}`, `lakehouse_catalog_commit_conflicts_total`;
- * - `lakehouse_catalog_commit_retries_total{table}`: a commit on a table that this process saw
- *   conflict in the last 10 s — the writers' optimistic loops (snapshot-producer, ingestion)
- *   rebase and commit again after a conflict, so such a commit is their retry;
- * - ingestion, query and scheduler families (pipeline-metrics.ts), fed by events the modules
+ * - ingestion, query, scheduler, data-quality and commit-retry families (pipeline-metrics.ts),
+ *   fed by events the modules
  *   `observe()` (events.ts) — those modules never import prom-client;
  * - table health gauges for recently changed tables (table-health-metrics.ts);
+ * - warehouse size and, for a local warehouse, disk gauges (warehouse-metrics.ts);
  * - Node process metrics (prom-client's collectDefaultMetrics).
  * `close()` unsubscribes from the process-wide events (the server does it on close).
  */
@@ -30,11 +29,12 @@ export class Metrics {
   readonly commitConflicts: Counter;
   readonly pipeline: PipelineMetrics;
   readonly tableHealth: TableHealthMetrics;
+  readonly warehouse: WarehouseMetrics;
   readonly #unsubscribe: () => void;
-  /** Table → time of its last conflict here (for retries). */
-  readonly #conflictAt = new Map<string, number>();
+  /** Catalogs this instance wrapped (wrapping one again would count its commits twice). */
+  readonly #wrapped = new WeakSet<object>();
 
-  constructor(opts: { defaultMetrics?: boolean; tableHealth?: TableHealthOptions } = {}) {
+  constructor(opts: { defaultMetrics?: boolean; tableHealth?: TableHealthOptions; warehouse?: WarehouseMetricsOptions } = {}) {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
     this.httpDuration = new Histogram({
       name: 'http_request_duration_seconds',
@@ -63,6 +63,7 @@ export class Metrics {
     });
     this.pipeline = new PipelineMetrics(this.registry);
     this.tableHealth = new TableHealthMetrics(this.registry, opts.tableHealth);
+    this.warehouse = new WarehouseMetrics(this.registry, opts.warehouse);
     this.#unsubscribe = onObserved((e) => {
       if (e.type === 'table.touched') this.tableHealth.touched(e.table);
       else this.pipeline.on(e);
@@ -90,19 +91,17 @@ export class Metrics {
 
   /**
    * Wraps a catalog so `commitTable` is counted and timed; everything else passes through to the
-   * original object (its own `this`). The wrapper is what routes receive.
+   * original object (its own `this`). The wrapper is what routes receive — and what every other
+   * committer in the process (job manager, scheduler) must be given, or its commits go uncounted.
+   * Passing an already wrapped catalog returns it as is.
    */
   instrumentCatalog<C extends Catalog>(catalog: C): C {
+    if (this.#wrapped.has(catalog)) return catalog;
     const m = this;
     m.tableHealth.bind(catalog);
+    m.warehouse.bind(catalog);
     const commitTable: Catalog['commitTable'] = async (ident, request) => {
       const start = process.hrtime.bigint();
-      const table = identToString(ident);
-      const conflictAt = m.#conflictAt.get(table);
-      if (conflictAt !== undefined) {
-        m.#conflictAt.delete(table);
-        if (Date.now() - conflictAt < 10_000) m.pipeline.on({ type: 'catalog.retry', table });
-      }
       let result = 'success';
       try {
         const out = await catalog.commitTable(ident, request);
@@ -110,23 +109,21 @@ export class Metrics {
         return out;
       } catch (e) {
         result = isLakehouseError(e, 'COMMIT_FAILED') ? 'conflict' : 'error';
-        if (result === 'conflict') {
-          m.commitConflicts.inc();
-          m.#conflictAt.set(table, Date.now());
-          if (m.#conflictAt.size > 1000) m.#conflictAt.delete(m.#conflictAt.keys().next().value!);
-        }
+        if (result === 'conflict') m.commitConflicts.inc();
         throw e;
       } finally {
         m.commits.inc({ result });
         m.commitDuration.observe({ result }, Number(process.hrtime.bigint() - start) / 1e9);
       }
     };
-    return new Proxy(catalog, {
+    const wrapped = new Proxy(catalog, {
       get(target, prop) {
         if (prop === 'commitTable') return commitTable;
         const v = Reflect.get(target, prop, target) as unknown;
         return typeof v === 'function' ? (v as Function).bind(target) : v;
       },
     });
+    this.#wrapped.add(wrapped);
+    return wrapped;
   }
 }

@@ -1,6 +1,6 @@
 /**
  * Metric families fed by observed events (events.ts): ingestion per job, queries, scheduler runs,
- * catalog commit retries. Label sets stay bounded: job ids, table names, topic partitions, job
+ * catalog commit retries, data quality. Label sets stay bounded: job ids, table names, topic partitions, job
  * kinds and fixed outcomes — never query text or run ids.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
@@ -27,6 +27,8 @@ export class PipelineMetrics {
   readonly #runFailures: Counter<'kind'>;
   readonly #runDuration: Histogram<'kind' | 'outcome'>;
   readonly #retries: Counter<'table'>;
+  readonly #checks: Counter<'table' | 'result'>;
+  readonly #anomalies: Counter<'table' | 'metric'>;
   /** Lag label sets per job, to drop them when the job stops. */
   readonly #lagLabels = new Map<string, Map<string, Record<string, string>>>();
 
@@ -60,6 +62,8 @@ export class PipelineMetrics {
     this.#runFailures = new Counter({ name: 'lakehouse_scheduler_run_failures_total', help: 'Scheduled job run attempts that failed (retried or final), by kind', labelNames: ['kind'], registers });
     this.#runDuration = new Histogram({ name: 'lakehouse_scheduler_run_duration_seconds', help: 'Scheduled job run attempt duration by kind and outcome', labelNames: ['kind', 'outcome'], buckets: SECONDS, registers });
     this.#retries = new Counter({ name: 'lakehouse_catalog_commit_retries_total', help: 'Table commits retried after a conflict, by table', labelNames: ['table'], registers });
+    this.#checks = new Counter({ name: 'lakehouse_quality_checks_total', help: 'Data-quality check evaluations by result (passed, failed)', labelNames: ['table', 'result'], registers });
+    this.#anomalies = new Counter({ name: 'lakehouse_quality_anomalies_total', help: 'Batches whose profile metric departed from its baseline', labelNames: ['table', 'metric'], registers });
   }
 
   on(e: ObservedEvent): void {
@@ -103,6 +107,12 @@ export class PipelineMetrics {
         return;
       case 'catalog.retry':
         this.#retries.inc({ table: e.table });
+        return;
+      case 'quality.check':
+        this.#checks.inc({ table: e.table, result: e.passed ? 'passed' : 'failed' });
+        return;
+      case 'quality.anomaly':
+        this.#anomalies.inc({ table: e.table, metric: e.metric });
         return;
       default:
     }

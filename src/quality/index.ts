@@ -5,6 +5,7 @@
 import type { Catalog } from '../catalog/catalog.js';
 import { BaselineStore } from './baseline-store.js';
 import { QualityMonitor, type QualityMonitorOptions } from './monitor.js';
+import { sqlStoreOf } from '../catalog/sql-store-of.js';
 
 export { QualityMonitor, type AlertSink, type Anomaly, type BatchEvaluation, type EvaluateOptions } from './monitor.js';
 export { quarantineBatch, quarantineFiles, DEFAULT_QUARANTINE_BRANCH, type QuarantineResult } from './quarantine.js';
@@ -15,7 +16,7 @@ export { BaselineStore } from './baseline-store.js';
 
 /** A monitor over a SqlCatalog's database (baselines live there), or null for other catalogs. */
 export function qualityMonitorFor(catalog: Catalog, opts: Omit<QualityMonitorOptions, 'catalog' | 'baselines'> = {}): QualityMonitor | null {
-  const store = (catalog as unknown as { store?: { db?: unknown; catalogName?: string } }).store;
-  if (!store?.db || !store.catalogName) return null;
+  const store = sqlStoreOf(catalog);
+  if (!store) return null;
   return new QualityMonitor({ ...opts, catalog, baselines: new BaselineStore(store.db as never, store.catalogName) });
 }

@@ -11,12 +11,12 @@
  * accepted by resetting the table's baseline (BaselineStore.reset).
  */
 import { randomUUID } from 'node:crypto';
-import { Counter, type Registry } from 'prom-client';
 import type { Catalog } from '../catalog/catalog.js';
 import { identToString } from '../catalog/catalog.js';
 import type { TableIdent } from '../catalog/store.js';
 import type { Duck } from '../duck/db.js';
 import type { RaisedAlert } from '../observability/alerts/manager.js';
+import { observe } from '../observability/events.js';
 import { learn, score, type BaselineOptions, type Sample } from './baseline.js';
 import type { BaselineStore } from './baseline-store.js';
 import { checksFromProperties, runChecks, type CheckResult, type CheckSpec } from './checks.js';
@@ -68,7 +68,6 @@ export interface QualityMonitorOptions {
   baseline?: BaselineOptions;
   /** Append results to `<table>__quality` (default true). */
   writeResults?: boolean;
-  registry?: Registry;
   now?: () => number;
 }
 
@@ -77,19 +76,10 @@ export const CHECK_ALERT = 'DataQualityCheckFailed';
 
 export class QualityMonitor {
   readonly #o: QualityMonitorOptions;
-  readonly #anomalies?: Counter<'table' | 'metric'>;
-  readonly #checks?: Counter<'table' | 'result'>;
 
+  /** Metrics: each check and anomaly is `observe`d (events.ts); the server's Metrics counts them. */
   constructor(opts: QualityMonitorOptions) {
     this.#o = opts;
-    if (opts.registry) {
-      const existing = opts.registry.getSingleMetric('lakehouse_quality_anomalies_total') as Counter<'table' | 'metric'> | undefined;
-      this.#anomalies =
-        existing ?? new Counter({ name: 'lakehouse_quality_anomalies_total', help: 'Batches whose profile metric departed from its baseline', labelNames: ['table', 'metric'], registers: [opts.registry] });
-      this.#checks =
-        (opts.registry.getSingleMetric('lakehouse_quality_checks_total') as Counter<'table' | 'result'> | undefined) ??
-        new Counter({ name: 'lakehouse_quality_checks_total', help: 'Data-quality check evaluations by result (passed, failed)', labelNames: ['table', 'result'], registers: [opts.registry] });
-    }
   }
 
   async evaluateBatch(tableIdent: TableIdent, duck: Duck, relation: string, opts: EvaluateOptions = {}): Promise<BatchEvaluation> {
@@ -125,8 +115,8 @@ export class QualityMonitor {
     for (const [metric, value] of metrics) if (!flagged.has(metric)) updated.set(metric, learn(windows.get(metric) ?? [], value, hour, this.#o.baseline));
     if (detect) await this.#o.baselines.save(table, updated, now);
 
-    for (const a of anomalies) this.#anomalies?.inc({ table, metric: a.metric });
-    for (const c of checks) this.#checks?.inc({ table, result: c.passed ? 'passed' : 'failed' });
+    for (const a of anomalies) observe({ type: 'quality.anomaly', table, metric: a.metric });
+    for (const c of checks) observe({ type: 'quality.check', table, passed: c.passed });
     if (this.#o.writeResults !== false) await appendQualityRows(this.#o.catalog, tableIdent, duck, this.#rows(at, opts.batchId ?? null, checks, anomalies));
     if (this.#o.alerts) await this.#alert(table, opts.batchId ?? null, checks, anomalies, new Set(metrics.keys()));
     return { checks, anomalies, profile, suspect: anomalies.length > 0 || checks.some((c) => !c.passed && c.severity === 'critical') };
@@ -149,7 +139,7 @@ export class QualityMonitor {
     } finally {
       await duck.run(`DROP VIEW IF EXISTS ${view}`).catch(() => undefined);
     }
-    for (const c of checks) this.#checks?.inc({ table, result: c.passed ? 'passed' : 'failed' });
+    for (const c of checks) observe({ type: 'quality.check', table, passed: c.passed });
     if (this.#o.writeResults !== false) await appendQualityRows(this.#o.catalog, tableIdent, duck, this.#rows(now, opts.batchId ?? null, checks, []));
     if (this.#o.alerts) await this.#alert(table, opts.batchId ?? null, checks, [], new Set());
     return checks;

@@ -19,6 +19,7 @@ import { authorizerFor } from '../security/index.js';
 import type { EffectivePolicy } from '../security/authz.js';
 import type { AuthContext } from '../security/model.js';
 import { checkPolicyFilters, policyViewSql } from '../security/sql-policy.js';
+import { bindExternal, type ExternalScan } from '../federation/bind.js';
 
 /**
  * SQL over catalog tables. Each query runs in a fresh in-memory DuckDB that can see nothing but
@@ -63,6 +64,8 @@ export interface QueryStats {
   totalBytes: number;
   planningMs: number;
   executionMs: number;
+  /** External tables read (federated SQL): what was fetched and the statement pushed to the source. */
+  external?: ExternalScan[];
 }
 
 export interface QueryResult {
@@ -82,17 +85,29 @@ function abortError(signal: AbortSignal): Error {
 
 /**
  * Every query gets a never-used DuckDB instance (its sandbox settings are locked for good), but
- * opening one costs ~15 ms; one spare per option set is opened ahead, off the critical path.
+ * opening one costs ~15 ms and closing one a few more. Both happen off the query's critical
+ * path: one spare per option set is opened after a query has finished, and used instances are
+ * closed once the result has been handed back. `settled()` waits for that background work (the
+ * bench waits for it so that neither side of a comparison runs beside it).
  */
 const spares = new Map<string, Promise<Duck>>();
+const background = new Set<Promise<unknown>>();
+
+function track(p: Promise<unknown>): void {
+  const done = p.then(
+    () => undefined,
+    () => undefined,
+  );
+  background.add(done);
+  void done.then(() => background.delete(done));
+}
+
+const optionsKey = (o: { memoryLimit?: string; threads?: number }) => JSON.stringify([o.memoryLimit ?? null, o.threads ?? null]);
 
 async function freshDuck(o: { memoryLimit?: string; threads?: number }): Promise<Duck> {
-  const key = JSON.stringify([o.memoryLimit ?? null, o.threads ?? null]);
+  const key = optionsKey(o);
   const spare = spares.get(key);
-  const next = Duck.open(o);
-  // An unused spare must not keep a failed open around or crash the process.
-  next.catch(() => spares.delete(key));
-  spares.set(key, next);
+  spares.delete(key);
   if (spare) {
     try {
       return await spare;
@@ -101,6 +116,34 @@ async function freshDuck(o: { memoryLimit?: string; threads?: number }): Promise
     }
   }
   return Duck.open(o);
+}
+
+/** After a query: close its instance and open the next spare, both outside the caller's wait. */
+function recycle(duck: Duck, o: { memoryLimit?: string; threads?: number }): void {
+  track(
+    new Promise<void>((resolve) =>
+      setImmediate(() => {
+        try {
+          duck.close();
+        } finally {
+          resolve();
+        }
+      }),
+    ).then(() => {
+      const key = optionsKey(o);
+      if (spares.has(key)) return;
+      const next = Duck.open(o);
+      // An unused spare must not keep a failed open around or crash the process.
+      next.catch(() => spares.delete(key));
+      spares.set(key, next);
+      track(next);
+    }),
+  );
+}
+
+/** Resolves when no instance is being closed or opened in the background. */
+export async function settled(): Promise<void> {
+  while (background.size > 0) await Promise.all([...background]);
 }
 
 /** Table functions that generate rows without touching files or the network. */
@@ -137,8 +180,16 @@ export class QueryEngine {
     const sql = rewriteTimeTravel(sqlText);
     const signal = opts.signal;
     if (signal?.aborted) throw abortError(signal);
-    const duck = await freshDuck({ memoryLimit: opts.memoryLimit, threads: opts.threads });
-    const interrupt = () => duck.conn.interrupt();
+    const duckOptions = { memoryLimit: opts.memoryLimit, threads: opts.threads };
+    const duck = await freshDuck(duckOptions);
+    // An interrupt that lands after our last aborted-check but before DuckDB has begun the
+    // statement on its worker thread is lost (a cancelled query ran on and shutdown hung on it
+    // in CI), so keep interrupting until the statement returns. The instance is never reused.
+    let again: ReturnType<typeof setInterval> | undefined;
+    const interrupt = () => {
+      duck.conn.interrupt();
+      again = setInterval(() => duck.conn.interrupt(), 50);
+    };
     signal?.addEventListener('abort', interrupt, { once: true });
     try {
       if (opts.onConnection) {
@@ -150,7 +201,8 @@ export class QueryEngine {
       if (write) return await executeWrite(this, duck, write, opts, t0);
       const stats = newStats();
       const visible = new Map<string, string[]>();
-      const allowed = await this.bindTables(duck, sql, opts, stats, visible);
+      const parsed: { statements?: AstNode[] } = {};
+      const allowed = await this.bindTables(duck, sql, opts, stats, visible, parsed);
       await lockDown(duck, allowed, []);
       const t1 = performance.now();
       stats.planningMs = Math.round(t1 - t0);
@@ -173,13 +225,14 @@ export class QueryEngine {
       const rows = (all.length > max ? all.slice(0, max) : all).map((r) => r.map(toJsonValue));
       const names = reader.columnNames();
       const types = reader.columnTypes();
-      return { columns: names.map((name, i) => ({ name, type: types[i].toString() })), duckTypes: types, rows, truncated: all.length > max, stats, touched: touchedColumns(await parseSelect(duck, sql).catch(() => []), visible) };
+      return { columns: names.map((name, i) => ({ name, type: types[i].toString() })), duckTypes: types, rows, truncated: all.length > max, stats, touched: touchedColumns(parsed.statements ?? [], visible) };
     } catch (e) {
       if (signal?.aborted) throw abortError(signal);
       throw e;
     } finally {
       signal?.removeEventListener('abort', interrupt);
-      duck.close();
+      clearInterval(again);
+      recycle(duck, duckOptions);
     }
   }
 
@@ -187,8 +240,16 @@ export class QueryEngine {
    * Binds every catalog table that `selectSql` (a single SELECT) references as a view in `duck`,
    * planned with pruning; returns the local files the views read. Rejects table functions.
    */
-  async bindTables(duck: Duck, selectSql: string, opts: QueryOptions, stats: QueryStats, visible = new Map<string, string[]>()): Promise<Set<string>> {
+  async bindTables(
+    duck: Duck,
+    selectSql: string,
+    opts: QueryOptions,
+    stats: QueryStats,
+    visible = new Map<string, string[]>(),
+    parsed?: { statements?: AstNode[] },
+  ): Promise<Set<string>> {
     const statements = await parseSelect(duck, selectSql);
+    if (parsed) parsed.statements = statements;
     if (statements.length !== 1) throw lakehouseError('BAD_REQUEST', 'exactly one statement per query');
     const analysis = analyzeSelect(statements);
     const refused = analysis.tableFunctions.filter((f) => !SAFE_TABLE_FUNCTIONS.has(f.toLowerCase()));
@@ -199,8 +260,14 @@ export class QueryEngine {
     const allowed = new Set<string>();
     const bound = new Set<string>();
     const attached = new Set<string>();
+    const externals = new Map<string, string>();
     for (const ref of analysis.tables) {
       if (!ref.schema && !ref.catalog && ctes.has(ref.table)) continue;
+      // `<source>.<schema>.<table>` of a registered external source (src/federation).
+      if (ref.catalog && ref.catalog.toLowerCase() !== this.catalog.name.toLowerCase()) {
+        const ctx = { catalog: this.catalog, duck, statements, stats, visible, bound: externals, policyFor: (id: TableIdent) => this.policyFor(id, opts), signal: opts.signal };
+        if (await bindExternal(ref, ctx)) continue;
+      }
       const binding = this.bindingFor(ref);
       const key = `${binding.duckCatalog}.${binding.duckSchema}.${binding.duckTable}`;
       if (bound.has(key)) continue;

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { ErrorCode } from '../core/errors.js';
 import type { QueryStats } from './engine.js';
+import { nullableNumber as num } from '../catalog/sql/row-values.js';
 
 /**
  * The persisted query history (migration 0004-query-history) in the catalog database, SQLite or
@@ -61,7 +62,6 @@ interface HistoryDatabase {
   lakehouse_query_history: HistoryRow;
 }
 
-const num = (v: number | string | null): number | null => (v === null ? null : Number(v));
 
 function toEntry(r: HistoryRow): HistoryEntry {
   return {

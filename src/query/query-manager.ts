@@ -48,6 +48,8 @@ export interface QueryRecord {
   done: Promise<void>;
   controller: AbortController;
   conn: DuckDBConnection | null;
+  /** Highest progress reported so far: DuckDB's estimate can dip when a new pipeline starts. */
+  progressHigh: number;
 }
 
 export interface QueryManagerOptions {
@@ -128,6 +130,7 @@ export class QueryManager {
       done: Promise.resolve(),
       controller: new AbortController(),
       conn: null,
+      progressHigh: -1,
     };
     this.#records.set(rec.id, rec);
     this.#trimHistory();
@@ -283,7 +286,8 @@ export class QueryManager {
     if (rec.state !== 'running' || !rec.conn) return null;
     try {
       const p = rec.conn.progress.percentage;
-      return p >= 0 ? Math.round(p * 10) / 10 : null;
+      if (p >= 0) rec.progressHigh = Math.max(rec.progressHigh, Math.round(p * 10) / 10);
+      return rec.progressHigh >= 0 ? rec.progressHigh : null;
     } catch {
       return null;
     }

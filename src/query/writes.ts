@@ -12,8 +12,9 @@ import type { Schema } from '../iceberg/schema.js';
 import { newTableMetadata } from '../iceberg/updates.js';
 import { deleteWhere, overwriteWhere, replaceAll } from '../table/row-delta.js';
 import { appendSql } from '../table/table-ops.js';
+import { enableEncryptedWrites, isEncryptedTable } from '../security/encryption/parquet-encryption.js';
 import { lockDown, newStats, touchedColumns, type QueryEngine, type QueryOptions, type QueryResult } from './engine.js';
-import { parseSelect } from './sql-ast.js';
+import type { AstNode } from './sql-ast.js';
 import { authorizerFor } from '../security/index.js';
 import type { Check } from '../security/rules.js';
 
@@ -206,14 +207,17 @@ export async function executeWrite(engine: QueryEngine, duck: Duck, w: WriteStat
     table = await catalog.loadTable(target);
   }
   const visible = new Map<string, string[]>();
-  const allowed = await engine.bindTables(duck, selectForAnalysis, opts, stats, visible);
-  const touched = touchedColumns(await parseSelect(duck, selectForAnalysis), visible);
+  const parsed: { statements?: AstNode[] } = {};
+  const allowed = await engine.bindTables(duck, selectForAnalysis, opts, stats, visible, parsed);
+  const touched = touchedColumns(parsed.statements ?? [], visible);
   const targetName = [...target.namespace, target.name].join('.');
   if (!stats.tables.includes(targetName)) stats.tables.push(targetName);
   const dirs = [tmpdir()];
   const location = table?.metadata.location ?? catalog.defaultTableLocation(target);
   const dir = localDir(location);
   if (dir) dirs.push(dir);
+  // Encrypted tables are written after the lock below, which freezes the settings.
+  if (w.kind === 'ctas' || isEncryptedTable(table!.metadata.properties)) await enableEncryptedWrites(duck);
   await lockDown(duck, allowed, dirs);
   const view = tableRef(w.table);
 

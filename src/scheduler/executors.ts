@@ -5,7 +5,10 @@ import { Duck } from '../duck/db.js';
 import { expireSnapshots, maintenanceStatus, removeOrphanFiles, rewriteDataFiles, rewriteManifests } from '../maintenance/index.js';
 import { QueryEngine } from '../query/engine.js';
 import { batchIngestExecutor, batchIngestParams } from './batch-ingest-job.js';
+import { QUALITY_ACTION, qualityJobOptions, runQualityChecks } from './quality-job.js';
 import type { JobKind, JobRecord, RunRecord, SchedulerStore } from './store.js';
+import { checkJobAccess, jobPrincipal } from '../security/run-as.js';
+import type { Privilege } from '../security/model.js';
 
 /**
  * What each job kind does. An executor gets an AbortSignal (timeout, cancel, lost lease); the
@@ -29,8 +32,10 @@ export interface ExecResult {
 
 export type Executor = (ctx: ExecContext) => Promise<ExecResult>;
 
-export const MAINTENANCE_ACTIONS = ['compaction', 'expire-snapshots', 'remove-orphans', 'rewrite-manifests', 'auto'] as const;
+export const MAINTENANCE_ACTIONS = ['compaction', 'expire-snapshots', 'remove-orphans', 'rewrite-manifests', 'auto', QUALITY_ACTION] as const;
 export type MaintenanceActionName = (typeof MAINTENANCE_ACTIONS)[number];
+/** The actions that change the table's files (what `auto` chooses from). */
+type FileAction = Exclude<MaintenanceActionName, 'auto' | typeof QUALITY_ACTION>;
 
 function str(v: unknown, what: string): string {
   if (typeof v !== 'string' || v.trim() === '') throw lakehouseError('VALIDATION_FAILED', `params.${what} must be a non-empty string`);
@@ -63,6 +68,7 @@ export function validateParams(kind: JobKind, params: Record<string, unknown>): 
     const o = (params.options ?? {}) as Record<string, unknown>;
     if (typeof o !== 'object' || Array.isArray(o)) throw lakehouseError('VALIDATION_FAILED', 'params.options must be an object');
     for (const k of ['targetFileSizeBytes', 'minInputFiles', 'olderThanAgeMs', 'retainLast', 'targetManifestSizeBytes']) optNum(o, k);
+    if (params.action === QUALITY_ACTION) qualityJobOptions(o);
   } else if (kind === 'batch-ingest') {
     batchIngestParams(params);
   }
@@ -76,7 +82,8 @@ const sqlExecutor: Executor = async ({ catalog, job, signal, log }) => {
   const sql = str(job.params.sql, 'sql');
   const defaultNamespace = typeof job.params.defaultNamespace === 'string' ? job.params.defaultNamespace.split('.') : undefined;
   aborted(signal);
-  const res = await new QueryEngine(catalog).query(sql, { defaultNamespace, maxRows: 100 });
+  // As the job's principal: the engine checks each table the statement touches.
+  const res = await new QueryEngine(catalog).query(sql, { defaultNamespace, maxRows: 100, principal: await jobPrincipal(catalog, job.runAs) });
   const isWrite = res.columns.length === 1 && res.columns[0].name === 'rows' && res.rows.length === 1;
   const rows = isWrite ? Number(res.rows[0][0]) : res.rows.length;
   log(`${isWrite ? 'wrote' : 'returned'} ${rows} rows in ${res.stats.planningMs + res.stats.executionMs} ms (${res.stats.filesScanned} files scanned)`);
@@ -85,7 +92,7 @@ const sqlExecutor: Executor = async ({ catalog, job, signal, log }) => {
 
 type Outcome = { files: number; rows?: number };
 
-async function runAction(catalog: Catalog, ident: TableIdent, action: Exclude<MaintenanceActionName, 'auto'>, o: Record<string, unknown>, log: ExecContext['log']): Promise<Outcome> {
+async function runAction(catalog: Catalog, ident: TableIdent, action: FileAction, o: Record<string, unknown>, log: ExecContext['log']): Promise<Outcome> {
   switch (action) {
     case 'compaction': {
       const duck = await Duck.open();
@@ -119,24 +126,28 @@ async function runAction(catalog: Catalog, ident: TableIdent, action: Exclude<Ma
   }
 }
 
-const FROM_POLICY: Record<string, Exclude<MaintenanceActionName, 'auto'>> = {
+const FROM_POLICY: Record<string, FileAction> = {
   'rewrite-data-files': 'compaction',
   'expire-snapshots': 'expire-snapshots',
   'rewrite-manifests': 'rewrite-manifests',
   'remove-orphan-files': 'remove-orphans',
 };
 
-const maintenanceExecutor: Executor = async ({ catalog, job, signal, log }) => {
+const maintenanceExecutor: Executor = async ({ catalog, job, run, signal, log }) => {
   const ident = tableOf(job.params);
   const action = job.params.action as MaintenanceActionName;
   const o = (job.params.options ?? {}) as Record<string, unknown>;
-  let actions: Exclude<MaintenanceActionName, 'auto'>[];
+  if (action === QUALITY_ACTION) {
+    const r = await runQualityChecks(catalog, ident, o, { runId: run.id, signal, log });
+    return { rowsAffected: r.rows, filesAffected: null };
+  }
+  let actions: FileAction[];
   if (action === 'auto') {
     const { health, due } = await maintenanceStatus(await catalog.loadTable(ident));
     log(`health: ${health.dataFiles} data files (${health.smallFiles} small), ${health.deleteFiles} delete files, ${health.snapshots} snapshots, ${health.manifests} manifests`);
     actions = due.actions.map((a) => FROM_POLICY[a]);
     log(actions.length ? `due: ${actions.join(', ')} (${due.reasons.join('; ')})` : 'nothing due by the table policy');
-  } else if (MAINTENANCE_ACTIONS.includes(action)) actions = [action];
+  } else if (MAINTENANCE_ACTIONS.includes(action)) actions = [action as FileAction];
   else throw lakehouseError('VALIDATION_FAILED', `unknown maintenance action ${String(action)}`);
   let files = 0;
   for (const a of actions) {
@@ -146,8 +157,17 @@ const maintenanceExecutor: Executor = async ({ catalog, job, signal, log }) => {
   return { filesAffected: files, rowsAffected: null };
 };
 
+/** Runs `ex` only if the job's principal still holds `privilege` on its table (security/run-as.ts). */
+function asJobPrincipal(privilege: (job: JobRecord) => Privilege, ex: Executor): Executor {
+  return async (ctx) => {
+    const table = ctx.job.kind === 'batch-ingest' ? batchIngestParams(ctx.job.params).table : tableOf(ctx.job.params);
+    await checkJobAccess(ctx.catalog, { owner: ctx.job.runAs, privilege: privilege(ctx.job), table, job: `schedule '${ctx.job.name}'` });
+    return ex(ctx);
+  };
+}
+
 export const DEFAULT_EXECUTORS: Record<JobKind, Executor> = {
   sql: sqlExecutor,
-  maintenance: maintenanceExecutor,
-  'batch-ingest': batchIngestExecutor,
+  maintenance: asJobPrincipal((job) => (job.params.action === QUALITY_ACTION ? 'SELECT' : 'MODIFY'), maintenanceExecutor),
+  'batch-ingest': asJobPrincipal(() => 'INSERT', batchIngestExecutor),
 };

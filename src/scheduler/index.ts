@@ -4,10 +4,11 @@
  * for the design, store.ts for the tables (migration 0003-scheduler).
  */
 import type { FastifyInstance } from 'fastify';
-import type { Kysely } from 'kysely';
 import type { Catalog } from '../catalog/catalog.js';
+import { hasRootLogger, moduleLogger } from '../observability/log-levels.js';
 import { SchedulerRunner, type RunnerOptions } from './runner.js';
 import { SchedulerStore } from './store.js';
+import { sqlStoreOf, type SqlStoreRef } from '../catalog/sql-store-of.js';
 
 export { SchedulerRunner } from './runner.js';
 export type { RunnerOptions, RunnerLogger } from './runner.js';
@@ -18,15 +19,12 @@ export type { Executor, ExecContext, ExecResult } from './executors.js';
 export { slotsBetween, nextSlot, planSlots, validateSchedule } from './schedule.js';
 
 /** Anything with the SQL catalog store's database handle (SqlCatalogStore, OwnStore). */
-export interface SqlStoreLike {
-  db: Kysely<any>;
-  catalogName: string;
-}
+export type SqlStoreLike = SqlStoreRef;
 
 /** The scheduler store over a SqlCatalog's database (or an explicit SQL store); null for other catalogs. */
 export function schedulerStoreFor(catalog: Catalog, store?: SqlStoreLike | null): SchedulerStore | null {
-  const s = store ?? (catalog as unknown as { store?: Partial<SqlStoreLike> }).store;
-  if (!s?.db || !s.catalogName) return null;
+  const s = store ?? sqlStoreOf(catalog);
+  if (!s) return null;
   return new SchedulerStore(s.db, s.catalogName);
 }
 
@@ -74,7 +72,9 @@ export function startScheduler(catalog: Catalog, store?: SqlStoreLike | null, op
     app?.log.info({ reason: off ? 'disabled' : 'no SQL catalog store' }, 'scheduler not started');
     return { runner: null, stop: async () => {} };
   }
-  const runner = new SchedulerRunner(catalog, sched, { log: app?.log as RunnerOptions['log'], ...envTimings(), ...runnerOpts }).start();
+  // With a server, log through its `scheduler` module logger (level settable at runtime).
+  const log = app ? (hasRootLogger() ? moduleLogger('scheduler') : (app.log as RunnerOptions['log'])) : undefined;
+  const runner = new SchedulerRunner(catalog, sched, { log, ...envTimings(), ...runnerOpts }).start();
   app?.log.info({ runner: runner.id }, 'scheduler started');
   let stopping: Promise<void> | null = null;
   const handle: SchedulerHandle = { runner, stop: () => (stopping ??= runner.stop()) };

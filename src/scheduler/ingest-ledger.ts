@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { nullableNumber as num } from '../catalog/sql/row-values.js';
 
 /**
  * Which source files have been ingested into which table (migration 0006-scheduler-ingest).
@@ -35,7 +36,6 @@ interface LedgerDatabase {
   lakehouse_ingested_files: LedgerTable;
 }
 
-const num = (v: number | string | null) => (v === null ? null : Number(v));
 
 export class IngestLedger {
   readonly #db: Kysely<LedgerDatabase>;

@@ -320,6 +320,9 @@ export class SchedulerRunner {
       const outcome =
         error === null ? 'succeeded' : k === 'cancel' ? 'cancelled' : k === 'shutdown' ? 'interrupted' : k === 'lease-lost' ? 'lease-lost' : run.attempt < job.retry.maxAttempts ? 'retrying' : 'failed';
       observe({ type: 'scheduler.run', kind: job.kind, outcome, seconds: (ended - started) / 1000 });
+      if (outcome === 'failed' || outcome === 'retrying') {
+        this.#log.warn({ job: job.id, name: job.name, kind: job.kind, run: run.id, attempt: run.attempt, err: error }, outcome === 'failed' ? 'scheduler: run failed' : 'scheduler: run failed; will retry');
+      }
     }
     if (error === null) {
       await this.store.transition(run.id, expect, {

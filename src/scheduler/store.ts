@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import { lakehouseError } from '../core/errors.js';
 import { classifyConstraintError } from '../catalog/sql/sql-store.js';
 import { firstSlotCursor } from './schedule.js';
+import { nullableNumber as num } from '../catalog/sql/row-values.js';
 
 /**
  * Persistence of scheduler jobs, runs and leases (migration 0003-scheduler) in the catalog
@@ -35,6 +36,8 @@ export interface JobSpec {
   intervalSeconds?: number | null;
   timezone?: string;
   owner?: string | null;
+  /** The authenticated principal that defined the job; runs check its privileges (security/run-as.ts). */
+  runAs?: string | null;
   description?: string | null;
   enabled?: boolean;
   timeoutMs?: number | null;
@@ -54,6 +57,7 @@ export interface JobRecord {
   intervalSeconds: number | null;
   timezone: string;
   owner: string | null;
+  runAs: string | null;
   description: string | null;
   enabled: boolean;
   timeoutMs: number | null;
@@ -102,6 +106,7 @@ interface JobsTable {
   interval_seconds: number | null;
   timezone: string;
   owner: string | null;
+  run_as: string | null;
   description: string | null;
   enabled: number;
   timeout_ms: number | string | null;
@@ -147,7 +152,6 @@ export interface SchedulerDatabase {
   lakehouse_schedule_leases: LeasesTable;
 }
 
-const num = (v: number | string | null): number | null => (v === null ? null : Number(v));
 export const MAX_LOG_LINES = 200;
 
 function toJob(r: JobsTable): JobRecord {
@@ -160,6 +164,7 @@ function toJob(r: JobsTable): JobRecord {
     intervalSeconds: num(r.interval_seconds),
     timezone: r.timezone,
     owner: r.owner,
+    runAs: r.run_as ?? null,
     description: r.description,
     enabled: Number(r.enabled) === 1,
     timeoutMs: num(r.timeout_ms),
@@ -260,6 +265,7 @@ export class SchedulerStore {
       interval_seconds: spec.intervalSeconds ?? null,
       timezone: spec.timezone ?? 'UTC',
       owner: spec.owner ?? null,
+      run_as: spec.runAs ?? null,
       description: spec.description ?? null,
       enabled: spec.enabled === false ? 0 : 1,
       timeout_ms: spec.timeoutMs ?? null,

@@ -77,8 +77,9 @@ export class Authenticator {
   }
 
   /** Signs a short-lived access token for a principal (the OAuth2 client-credentials grant). */
-  async issueToken(principal: string): Promise<{ token: string; expiresIn: number }> {
-    const token = await new SignJWT({})
+  async issueToken(principal: string, apiKeyId?: string): Promise<{ token: string; expiresIn: number }> {
+    // `lhk`: the API key it was issued for; verification refuses the token once that key is revoked.
+    const token = await new SignJWT(apiKeyId ? { lhk: apiKeyId } : {})
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setIssuer(this.issuer)
       .setAudience(this.audience)
@@ -130,6 +131,11 @@ export class Authenticator {
         });
         // A token outlives its key, but not its principal.
         if (!(await this.opts.store.getPrincipal(payload.sub!))) return { ok: false, reason: 'the token names a principal that no longer exists' };
+        // Nor the API key it was issued for.
+        if (typeof payload.lhk === 'string') {
+          const invalid = await this.opts.store.apiKeyInvalid(payload.lhk);
+          if (invalid) return { ok: false, reason: `the token was issued for an API key that is no longer valid (${invalid})` };
+        }
         return this.#known(payload.sub!, 'token', []);
       }
       const oidc = this.opts.oidc;

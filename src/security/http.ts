@@ -8,6 +8,11 @@ import { ruleFor, type Check, type RouteRule } from './rules.js';
 import { SecurityStore } from './store.js';
 import { bootstrapSecurity } from './bootstrap.js';
 import { registerOAuthRoute } from './oauth.js';
+import { sqlStoreOf } from '../catalog/sql-store-of.js';
+import type { MasterKeyRing } from './encryption/master-key.js';
+import type { Catalog } from '../catalog/catalog.js';
+import { enableEncryption } from './encryption/enable.js';
+import type { TableKeyStore } from './encryption/key-store.js';
 
 /**
  * Wires security into a Fastify app with three global hooks, so no route file knows about it:
@@ -29,6 +34,8 @@ export interface SecurityOptions {
   metricsPublic?: boolean;
   /** Where the first start prints the initial admin key (default stderr). */
   bootstrapOut?: { write(text: string): unknown };
+  /** Master keys: turn on encrypted tables and encrypted catalog secrets (./encryption). */
+  masterKeys?: MasterKeyRing | null;
 }
 
 export interface SecurityRuntime {
@@ -44,6 +51,8 @@ export interface SecurityRuntime {
   catalog: unknown;
   /** The principal of a request (after onRequest). */
   authOf(req: FastifyRequest): AuthContext | undefined;
+  /** Table data keys (null without a master key or a SQL store). */
+  tableKeys: TableKeyStore | null;
 }
 
 interface RequestState {
@@ -105,8 +114,8 @@ export async function installSecurity(
   opts: { catalog: unknown; prefix: string; security: SecurityOptions },
 ): Promise<SecurityRuntime> {
   const options = opts.security;
-  const sqlStore = (opts.catalog as { store?: { db?: unknown; catalogName?: string } }).store;
-  const store = sqlStore?.db && sqlStore.catalogName ? new SecurityStore(sqlStore.db as never, sqlStore.catalogName) : null;
+  const sqlStore = sqlStoreOf(opts.catalog);
+  const store = sqlStore ? new SecurityStore(sqlStore.db as never, sqlStore.catalogName) : null;
   if (!store && !options.anonymous) {
     throw lakehouseError('VALIDATION_FAILED', 'authentication needs the SQL catalog store (or set auth.anonymous for a catalog without one)');
   }
@@ -120,8 +129,18 @@ export async function installSecurity(
     options,
     catalog: opts.catalog,
     authOf: (req) => states.get(req)?.auth,
+    tableKeys: null,
   };
   runtimes.set(app, runtime);
+  // Before bootstrap: the token signing secret it may create is itself sealed.
+  const ring = options.masterKeys ?? null;
+  if (ring) {
+    const encryption = enableEncryption(opts.catalog as Catalog, ring);
+    runtime.tableKeys = encryption.tableKeys;
+    app.addHook('onClose', async () => encryption.disable());
+  } else if (sqlStore) {
+    app.log.warn('no master key configured (LAKEHOUSE_MASTER_KEY): catalog secrets are stored unencrypted and encrypted tables cannot be read or written');
+  }
   if (store) await bootstrapSecurity(store, options.bootstrapOut ?? process.stderr, app.log);
   const anonymousPrincipal = options.anonymousPrincipal ?? 'admin';
   const metricsPublic = options.metricsPublic ?? true;

@@ -7,6 +7,7 @@ import type { Catalog } from '../catalog/catalog.js';
 import { Authorizer, type EffectivePolicy, type TableIdentLike } from './authz.js';
 import type { AuthContext } from './model.js';
 import { SecurityStore } from './store.js';
+import { sqlStoreOf } from '../catalog/sql-store-of.js';
 
 export { Authorizer, type EffectivePolicy } from './authz.js';
 export { securityOf, auditColumns, auditResource, requestAuth, type SecurityOptions, type SecurityRuntime } from './http.js';
@@ -16,8 +17,8 @@ const authorizers = new WeakMap<object, Authorizer>();
 
 /** The authorizer over a SQL catalog's store (null for catalogs without one). */
 export function authorizerFor(catalog: Catalog): Authorizer | null {
-  const store = (catalog as unknown as { store?: { db?: unknown; catalogName?: string } }).store;
-  if (!store?.db || !store.catalogName) return null;
+  const store = sqlStoreOf(catalog);
+  if (!store) return null;
   let a = authorizers.get(store);
   if (!a) authorizers.set(store, (a = new Authorizer(new SecurityStore(store.db as never, store.catalogName))));
   return a;

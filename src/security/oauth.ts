@@ -77,7 +77,7 @@ export function registerOAuthRoute(app: FastifyInstance, runtime: SecurityRuntim
         const result = await runtime.authn.verifyClient(id, secret);
         if (!result.ok) return fail(401, 'invalid_client', result.reason);
         state.principal = result.auth.principal;
-        const { token, expiresIn } = await runtime.authn.issueToken(result.auth.principal);
+        const { token, expiresIn } = await runtime.authn.issueToken(result.auth.principal, id);
         return reply
           .code(200)
           .header('cache-control', 'no-store')

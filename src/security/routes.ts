@@ -8,6 +8,7 @@ import { checkRowFilter } from './sql-policy.js';
 import { ErrorResponse, NameParam, NamespaceParam, responses } from '../api/own/common.js';
 import type { AuditFilter } from './audit.js';
 import { auditResource, type SecurityRuntime } from './http.js';
+import { encryptionRoutes } from './encryption/routes.js';
 import { MASK_KINDS, PRIVILEGES, SECURABLE_TYPES, resourceText, type Grant, type Securable } from './model.js';
 
 /**
@@ -401,5 +402,6 @@ export async function securityApi(app: FastifyInstance, opts: { runtime: Securit
       return reply.type('application/json').send(JSON.stringify({ records }));
     },
   );
+  await encryptionRoutes(app, rt);
   app.post('/audit/verify', { schema: { tags, summary: 'Walk the audit hash chain; reports the first edited or missing record', response: responses({ 200: Verify }) } }, async () => store().audit.verify());
 }

@@ -18,6 +18,8 @@ import type { Privilege, ResourceRef } from './model.js';
  *  - An Iceberg commit that only appends (add-snapshot with an `append` summary plus ref moves)
  *    needs INSERT; any other commit MODIFY.
  *  - Data sources, ingestion jobs and schedules are operated with MANAGE on the catalog.
+ *  - External sources (federated SQL) too; a table `<source>.<schema>.<table>` is the resource
+ *    namespace `[source, schema]`, table `table` for grants, masks and row filters.
  *  - SQL queries only need a caller: the SQL engine checks each table a statement touches
  *    (SELECT through the caller's masks and row filters; INSERT / CREATE / MODIFY for writes).
  */
@@ -105,6 +107,10 @@ export const ROUTE_RULES: Record<string, RouteRule> = {
   'HEAD /docs/static/*': { access: 'public', action: 'docs' },
   'GET /docs/json': { access: 'public', action: 'docs' },
   'GET /docs/yaml': { access: 'public', action: 'docs' },
+  // The web console's static files (src/api/console.ts): code, no data.
+  'GET /': { access: 'public', action: 'console' },
+  'GET /assets/*': { access: 'public', action: 'console' },
+  'GET /api/v1/console/auth-config': { access: 'public', action: 'console' },
 
   // ----------------------------------------------------------------------- Iceberg REST
   'POST /v1/oauth/tokens': { access: 'public', action: 'auth.token' },
@@ -171,6 +177,7 @@ export const ROUTE_RULES: Record<string, RouteRule> = {
   [`PATCH ${OWN}/tables/:namespace/:table/schema`]: data('table.alter', priv('MODIFY', ownTable)),
   [`GET ${OWN}/tables/:namespace/:table/snapshots`]: data('table.snapshots', sel(ownTable, true)),
   [`GET ${OWN}/tables/:namespace/:table/history`]: data('table.history', sel(ownTable, true)),
+  [`GET ${OWN}/tables/:namespace/:table/health`]: data('table.health', sel(ownTable, true)),
   [`POST ${OWN}/tables/:namespace/:table/rollback`]: data('table.rollback', priv('MODIFY', ownTable)),
   [`GET ${OWN}/tables/:namespace/:table/refs`]: data('table.refs', sel(ownTable, true)),
   [`POST ${OWN}/tables/:namespace/:table/refs`]: data('table.ref.create', priv('MODIFY', ownTable)),
@@ -218,6 +225,13 @@ export const ROUTE_RULES: Record<string, RouteRule> = {
   [`POST ${OWN}/sources/storage/:id/test`]: manage('source.test'),
   // Without a SQL store every data-source route answers 406 through this catch-all.
   [`ALL ${OWN}/sources/*`]: manage('source'),
+
+  // External sources of federated SQL; reading their tables is granted on `<source>.<schema>[.<table>]`.
+  [`GET ${OWN}/external-sources`]: manage('external-source.list'),
+  [`POST ${OWN}/external-sources`]: manage('external-source.create'),
+  [`GET ${OWN}/external-sources/:name`]: manage('external-source.read'),
+  [`DELETE ${OWN}/external-sources/:name`]: manage('external-source.delete'),
+  [`POST ${OWN}/external-sources/:name/test`]: manage('external-source.test'),
 
   [`GET ${OWN}/schedules`]: manage('schedule.list'),
   [`POST ${OWN}/schedules`]: manage('schedule.create'),
@@ -278,6 +292,9 @@ export const ROUTE_RULES: Record<string, RouteRule> = {
   [`GET ${OWN}/security/policy/:namespace/:table`]: security('security.policy.read'),
   [`GET ${OWN}/security/audit`]: security('security.audit.read'),
   [`POST ${OWN}/security/audit/verify`]: security('security.audit.verify'),
+  [`POST ${OWN}/security/encryption/rotate-master-key`]: security('security.encryption.rotate-master-key'),
+  [`POST ${OWN}/security/encryption/tables/:namespace/:table/rotate-key`]: security('security.encryption.rotate-table-key'),
+  [`GET ${OWN}/security/encryption/tables/:namespace/:table/keys`]: security('security.encryption.keys'),
 };
 
 /** The rule key of a registered route (`/v1/<prefix>/…` → `/v1/{prefix}/…`). */

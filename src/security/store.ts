@@ -1,3 +1,4 @@
+import { needsReseal, openSecret, sealSecret } from './encryption/secrets.js';
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { lakehouseError } from '../core/errors.js';
@@ -20,6 +21,14 @@ import {
  * PostgreSQL, scoped by catalog name. API key secrets are 32 random bytes, so a plain sha256 of
  * them is as strong as a slow hash of a password would be; only that hash is stored.
  */
+/** Which masks or row filters to list: of one role, of any of several, of one table. */
+export interface PolicyFilter {
+  role?: string;
+  roles?: string[];
+  namespace?: string[];
+  table?: string;
+}
+
 export interface ApiKeyRecord {
   id: string;
   principal: string;
@@ -81,6 +90,19 @@ export class SecurityStore {
 
   #scope(table: string) {
     return this.db.selectFrom(table).where('catalog_name', '=', this.catalogName);
+  }
+
+  /** Masks or row filters of the catalog narrowed by role(s) and table (null: no role can match). */
+  #policies(table: 'lakehouse_sec_column_masks' | 'lakehouse_sec_row_filters', filter: PolicyFilter) {
+    let q = this.#scope(table).selectAll();
+    if (filter.role) q = q.where('role', '=', filter.role);
+    if (filter.roles) {
+      if (filter.roles.length === 0) return null;
+      q = q.where('role', 'in', filter.roles);
+    }
+    if (filter.namespace) q = q.where('namespace', '=', enc(filter.namespace));
+    if (filter.table) q = q.where('table_name', '=', filter.table);
+    return q;
   }
 
   /**
@@ -325,6 +347,15 @@ export class SecurityStore {
     return { principal: row.principal };
   }
 
+  /** Why an API key no longer authenticates (revoked, expired, deleted), or null while it does. */
+  async apiKeyInvalid(id: string): Promise<string | null> {
+    const row = await this.#scope('lakehouse_sec_api_keys').select(['revoked_at', 'expires_at']).where('id', '=', id).executeTakeFirst();
+    if (!row) return 'API key deleted';
+    if (row.revoked_at) return 'API key revoked';
+    if (row.expires_at && Date.parse(row.expires_at) <= Date.now()) return 'API key expired';
+    return null;
+  }
+
   // ------------------------------------------------------------------------ masks, row filters
 
   async createMask(m: Omit<ColumnMask, 'id' | 'createdAt'>): Promise<ColumnMask> {
@@ -348,15 +379,9 @@ export class SecurityStore {
     return mask;
   }
 
-  async listMasks(filter: { role?: string; roles?: string[]; namespace?: string[]; table?: string } = {}): Promise<ColumnMask[]> {
-    let q = this.#scope('lakehouse_sec_column_masks').selectAll();
-    if (filter.role) q = q.where('role', '=', filter.role);
-    if (filter.roles) {
-      if (filter.roles.length === 0) return [];
-      q = q.where('role', 'in', filter.roles);
-    }
-    if (filter.namespace) q = q.where('namespace', '=', enc(filter.namespace));
-    if (filter.table) q = q.where('table_name', '=', filter.table);
+  async listMasks(filter: PolicyFilter = {}): Promise<ColumnMask[]> {
+    const q = this.#policies('lakehouse_sec_column_masks', filter);
+    if (!q) return [];
     const rows = await q.orderBy('namespace').orderBy('table_name').orderBy('column_name').orderBy('role').execute();
     return rows.map((r) => ({
       id: r.id,
@@ -394,15 +419,9 @@ export class SecurityStore {
     return filter;
   }
 
-  async listRowFilters(filter: { role?: string; roles?: string[]; namespace?: string[]; table?: string } = {}): Promise<RowFilter[]> {
-    let q = this.#scope('lakehouse_sec_row_filters').selectAll();
-    if (filter.role) q = q.where('role', '=', filter.role);
-    if (filter.roles) {
-      if (filter.roles.length === 0) return [];
-      q = q.where('role', 'in', filter.roles);
-    }
-    if (filter.namespace) q = q.where('namespace', '=', enc(filter.namespace));
-    if (filter.table) q = q.where('table_name', '=', filter.table);
+  async listRowFilters(filter: PolicyFilter = {}): Promise<RowFilter[]> {
+    const q = this.#policies('lakehouse_sec_row_filters', filter);
+    if (!q) return [];
     const rows = await q.orderBy('created_at').orderBy('id').execute();
     return rows.map((r) => ({ id: r.id, role: r.role, namespace: dec(r.namespace), table: r.table_name, predicate: r.predicate, createdAt: r.created_at }));
   }
@@ -414,16 +433,40 @@ export class SecurityStore {
 
   // ----------------------------------------------------------------------------------- settings
 
-  /** The stored value, or `make()`'s stored if none was (first writer wins across processes). */
+  /**
+   * The stored value, or `make()`'s stored if none was (first writer wins across processes).
+   * Settings are secrets (the token signing secret): sealed with the master key when one is set.
+   */
   async settingOrCreate(name: string, make: () => string): Promise<string> {
-    const get = async () => (await this.#scope('lakehouse_sec_settings').select('value').where('name', '=', name).executeTakeFirst())?.value as string | undefined;
+    const get = async () => {
+      const v = (await this.#scope('lakehouse_sec_settings').select('value').where('name', '=', name).executeTakeFirst())?.value as string | undefined;
+      return v === undefined ? undefined : openSecret(v);
+    };
     const existing = await get();
     if (existing !== undefined) return existing;
     try {
-      await this.db.insertInto('lakehouse_sec_settings').values({ catalog_name: this.catalogName, name, value: make() }).execute();
+      await this.db.insertInto('lakehouse_sec_settings').values({ catalog_name: this.catalogName, name, value: sealSecret(make()) }).execute();
     } catch (e) {
       if (classifyConstraintError(e) !== 'unique') throw e;
     }
     return (await get())!;
+  }
+
+  /** Master-key rotation: re-seals settings sealed under an older master key (or stored plain). */
+  async resealSettings(): Promise<number> {
+    const rows = (await this.#scope('lakehouse_sec_settings').select(['name', 'value']).execute()) as { name: string; value: string }[];
+    let n = 0;
+    for (const r of rows) {
+      if (!needsReseal(r.value)) continue;
+      const res = await this.db
+        .updateTable('lakehouse_sec_settings')
+        .set({ value: sealSecret(openSecret(r.value)) })
+        .where('catalog_name', '=', this.catalogName)
+        .where('name', '=', r.name)
+        .where('value', '=', r.value)
+        .executeTakeFirst();
+      n += Number(res.numUpdatedRows ?? 0);
+    }
+    return n;
   }
 }

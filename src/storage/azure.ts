@@ -22,13 +22,14 @@ import {
   type ContainerClient,
   type StoragePipelineOptions,
 } from '@azure/storage-blob';
-import { createHash } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { isLakehouseError, lakehouseError, LakehouseError } from '../core/errors.js';
+import { registerBackend } from './backends.js';
 import type { FileInfo, FileIO } from './fileio.js';
-import { checkRange, tempNameFor } from './local.js';
+import { cachedCopy } from './download-cache.js';
+import { checkRange } from './local.js';
 
 export interface AzureFileIOOptions {
   /**
@@ -281,36 +282,26 @@ export class AzureFileIO implements FileIO {
     const loc = parseAzureLocation(location);
     const info = await this.head(location);
     if (!info) throw lakehouseError('FILE_NOT_FOUND', `File not found: ${location}`, { file: location });
-    const hash = createHash('sha256')
-      .update(`${location}\0${info.size}\0${info.etag}`)
-      .digest('hex')
-      .slice(0, 32);
-    const name = path.basename(loc.key).replace(/[^A-Za-z0-9._-]/g, '_').slice(-100) || 'object';
-    const dest = path.join(this.cacheDir, `${hash}-${name}`);
+    let copy: string | null;
     try {
-      const st = await fsp.stat(dest);
-      if (st.isFile() && st.size === info.size) return dest;
-    } catch {
-      // not cached yet
-    }
-    await fsp.mkdir(this.cacheDir, { recursive: true });
-    const tmp = path.join(this.cacheDir, tempNameFor(`${hash}-${name}`));
-    try {
-      if (info.size === 0) {
-        await fsp.writeFile(tmp, new Uint8Array(0), { flag: 'wx' });
-      } else {
-        await this.blob(loc).downloadToFile(tmp, 0, undefined, {
-          conditions: info.etag ? { ifMatch: info.etag } : undefined,
-        });
-      }
-      await fsp.rename(tmp, dest);
-      return dest;
+      copy = await cachedCopy(this.cacheDir, { location, size: info.size, version: info.etag ?? '', key: loc.key }, async (tmp) => {
+        if (info.size === 0) {
+          await fsp.writeFile(tmp, new Uint8Array(0), { flag: 'wx' });
+          return true;
+        }
+        try {
+          await this.blob(loc).downloadToFile(tmp, 0, undefined, { conditions: info.etag ? { ifMatch: info.etag } : undefined });
+          return true;
+        } catch (e) {
+          if (status(e) === 412) return false;
+          throw e;
+        }
+      });
     } catch (e) {
-      await fsp.rm(tmp, { force: true });
-      // Replaced between HEAD and GET: start over with the new version.
-      if (status(e) === 412) return this.localPath(location);
       throw mapError('localPath', location, e);
     }
+    // Replaced between HEAD and GET: start over with the new version.
+    return copy ?? this.localPath(location);
   }
 
   async putLocalFile(localPath: string, location: string): Promise<void> {
@@ -346,3 +337,6 @@ export class AzureFileIO implements FileIO {
     }
   }
 }
+
+// The registry builds instances directly once this module is loaded (see backends.ts).
+registerBackend('azure', AzureFileIO);

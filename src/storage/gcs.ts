@@ -14,13 +14,14 @@
  *   location+size+generation.
  */
 import { Storage, type Bucket, type File, type StorageOptions } from '@google-cloud/storage';
-import { createHash } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { isLakehouseError, lakehouseError, LakehouseError } from '../core/errors.js';
+import { registerBackend } from './backends.js';
 import type { FileInfo, FileIO } from './fileio.js';
-import { checkRange, tempNameFor } from './local.js';
+import { cachedCopy } from './download-cache.js';
+import { checkRange } from './local.js';
 
 export interface GcsFileIOOptions {
   /** API endpoint instead of https://storage.googleapis.com, e.g. http://127.0.0.1:4443 (emulator). */
@@ -239,30 +240,22 @@ export class GcsFileIO implements FileIO {
     const loc = parseGcsLocation(location);
     const info = await this.head(location);
     if (!info) throw lakehouseError('FILE_NOT_FOUND', `File not found: ${location}`, { file: location });
-    const hash = createHash('sha256')
-      .update(`${location}\0${info.size}\0${info.generation}`)
-      .digest('hex')
-      .slice(0, 32);
-    const name = path.basename(loc.key).replace(/[^A-Za-z0-9._-]/g, '_').slice(-100) || 'object';
-    const dest = path.join(this.cacheDir, `${hash}-${name}`);
+    let copy: string | null;
     try {
-      const st = await fsp.stat(dest);
-      if (st.isFile() && st.size === info.size) return dest;
-    } catch {
-      // not cached yet
-    }
-    await fsp.mkdir(this.cacheDir, { recursive: true });
-    const tmp = path.join(this.cacheDir, tempNameFor(`${hash}-${name}`));
-    try {
-      await this.file(loc, info.generation || undefined).download({ destination: tmp });
-      await fsp.rename(tmp, dest);
-      return dest;
+      copy = await cachedCopy(this.cacheDir, { location, size: info.size, version: String(info.generation ?? ''), key: loc.key }, async (tmp) => {
+        try {
+          await this.file(loc, info.generation || undefined).download({ destination: tmp });
+          return true;
+        } catch (e) {
+          if (isNotFound(e)) return false;
+          throw e;
+        }
+      });
     } catch (e) {
-      await fsp.rm(tmp, { force: true });
-      // That generation was replaced between stat and download: start over with the new one.
-      if (isNotFound(e)) return this.localPath(location);
       throw mapError('localPath', location, e);
     }
+    // That generation was replaced between stat and download: start over with the new one.
+    return copy ?? this.localPath(location);
   }
 
   async putLocalFile(localPath: string, location: string): Promise<void> {
@@ -301,3 +294,6 @@ export class GcsFileIO implements FileIO {
     }
   }
 }
+
+// The registry builds instances directly once this module is loaded (see backends.ts).
+registerBackend('gcs', GcsFileIO);

@@ -7,13 +7,17 @@
  * - `gs://` -> GcsFileIO (Google Cloud Storage)
  * Instances are cached per (backend, configuration content), so callers may pass a fresh but
  * equal config object each time without creating new clients.
+ * S3, Azure and GCS load their SDK on first use (backends.ts): until their module is loaded,
+ * fileIOFor hands out a LazyFileIO that creates the real one on its first call.
  */
 import { lakehouseError } from '../core/errors.js';
+import type { AzureFileIOOptions } from './azure.js';
+import { loadBackend, loadedBackend, type LazyBackendKind, type LazyBackends } from './backends.js';
 import type { FileInfo, FileIO } from './fileio.js';
-import { AzureFileIO, type AzureFileIOOptions } from './azure.js';
-import { GcsFileIO, type GcsFileIOOptions } from './gcs.js';
+import type { GcsFileIOOptions } from './gcs.js';
+import { LazyFileIO } from './lazy-fileio.js';
 import { LocalFileIO, type LocalFileIOOptions } from './local.js';
-import { S3FileIO, type S3FileIOOptions } from './s3.js';
+import type { S3FileIO, S3FileIOOptions } from './s3.js';
 import { WebHdfsFileIO, type WebHdfsFileIOOptions } from './webhdfs.js';
 
 export interface StorageConfig {
@@ -29,12 +33,12 @@ export interface StorageConfig {
 
 export type StorageKind = 'local' | 's3' | 'webhdfs' | 'azure' | 'gcs';
 
-/** The backend a location belongs to. Throws STORAGE_ERROR for unsupported schemes. */
+/** The backend a location belongs to. A relative path or an unknown scheme is a malformed location: BAD_REQUEST. */
 export function storageKindOf(location: string): StorageKind {
   const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(location);
   if (!m) {
     if (location.startsWith('/')) return 'local';
-    throw lakehouseError('STORAGE_ERROR', `Not an absolute path or URI: ${location}`, { file: location });
+    throw lakehouseError('BAD_REQUEST', `Not an absolute path or URI: ${location}`, { file: location });
   }
   switch (m[1].toLowerCase()) {
     case 'file':
@@ -55,7 +59,7 @@ export function storageKindOf(location: string): StorageKind {
     case 'gs':
       return 'gcs';
     default:
-      throw lakehouseError('STORAGE_ERROR', `Unsupported storage scheme '${m[1]}' in ${location}`, { file: location });
+      throw lakehouseError('BAD_REQUEST', `Unsupported storage scheme '${m[1]}' in ${location}`, { file: location });
   }
 }
 
@@ -101,7 +105,7 @@ export function fileIOFor(location: string, config: StorageConfig = {}): FileIO 
         io = new LocalFileIO(config.local);
         break;
       case 's3':
-        io = new S3FileIO({
+        io = backend('s3', {
           ...config.s3,
           region: config.s3?.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
         });
@@ -110,10 +114,10 @@ export function fileIOFor(location: string, config: StorageConfig = {}): FileIO 
         io = new WebHdfsFileIO(config.webhdfs);
         break;
       case 'azure':
-        io = new AzureFileIO(config.azure);
+        io = backend('azure', config.azure);
         break;
       case 'gcs':
-        io = new GcsFileIO(config.gcs);
+        io = backend('gcs', config.gcs);
         break;
     }
     cache.set(key, io);
@@ -121,9 +125,25 @@ export function fileIOFor(location: string, config: StorageConfig = {}): FileIO 
   return io;
 }
 
+/** The back end's instance now if its module is loaded, else one created on first use. */
+function backend<K extends LazyBackendKind>(kind: K, options: ConstructorParameters<LazyBackends[K]>[0]): FileIO {
+  type Ctor = new (o: typeof options) => FileIO;
+  const cls = loadedBackend(kind) as Ctor | undefined;
+  if (cls) return new cls(options);
+  return new LazyFileIO(async () => new ((await loadBackend(kind)) as Ctor)(options));
+}
+
+function destroyS3(io: FileIO): void {
+  const S3 = loadedBackend('s3');
+  if (S3 && io instanceof S3) (io as S3FileIO).destroy();
+}
+
 /** Drops cached instances (closing S3 clients); for tests and shutdown. */
 export function clearFileIOCache(): void {
-  for (const io of cache.values()) if (io instanceof S3FileIO) io.destroy();
+  for (const io of cache.values()) {
+    if (io instanceof LazyFileIO) io.whenLoaded(destroyS3);
+    else destroyS3(io);
+  }
   cache.clear();
 }
 

@@ -30,7 +30,6 @@ import {
   type CompletedPart,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
-import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
@@ -38,8 +37,10 @@ import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isLakehouseError, lakehouseError, LakehouseError } from '../core/errors.js';
+import { registerBackend } from './backends.js';
 import type { FileInfo, FileIO } from './fileio.js';
-import { checkRange, tempNameFor } from './local.js';
+import { cachedCopy } from './download-cache.js';
+import { checkRange } from './local.js';
 
 export interface S3FileIOOptions {
   /** Custom endpoint (moto, MinIO, ...), e.g. http://127.0.0.1:5000. */
@@ -285,40 +286,24 @@ export class S3FileIO implements FileIO {
     const { bucket, key } = parseS3Location(location);
     const info = await this.head(location);
     if (!info) throw lakehouseError('FILE_NOT_FOUND', `File not found: ${location}`, { file: location });
-    const hash = createHash('sha256')
-      .update(`${location}\0${info.size}\0${info.etag}`)
-      .digest('hex')
-      .slice(0, 32);
-    // Keep the file name (and its extension) so engines can sniff the format.
-    const name = path.basename(key).replace(/[^A-Za-z0-9._-]/g, '_').slice(-100) || 'object';
-    const dest = path.join(this.cacheDir, `${hash}-${name}`);
+    let copy: string | null;
     try {
-      const st = await fsp.stat(dest);
-      if (st.isFile() && st.size === info.size) return dest;
-    } catch {
-      // not cached yet
-    }
-    await fsp.mkdir(this.cacheDir, { recursive: true });
-    const tmp = path.join(this.cacheDir, tempNameFor(`${hash}-${name}`));
-    try {
-      const res = await this.client.send(
-        new GetObjectCommand({ Bucket: bucket, Key: key, IfMatch: info.etag || undefined }),
-      );
-      if (!res.Body) {
-        await fsp.writeFile(tmp, new Uint8Array(0));
-      } else {
-        await pipeline(res.Body as Readable, createWriteStream(tmp, { flags: 'wx' }));
-      }
-      await fsp.rename(tmp, dest);
-      return dest;
+      copy = await cachedCopy(this.cacheDir, { location, size: info.size, version: info.etag ?? '', key }, async (tmp) => {
+        try {
+          const res = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key, IfMatch: info.etag || undefined }));
+          if (!res.Body) await fsp.writeFile(tmp, new Uint8Array(0), { flag: 'wx' });
+          else await pipeline(res.Body as Readable, createWriteStream(tmp, { flags: 'wx' }));
+          return true;
+        } catch (e) {
+          if (awsStatus(e) === 412) return false;
+          throw e;
+        }
+      });
     } catch (e) {
-      await fsp.rm(tmp, { force: true });
-      if (awsStatus(e) === 412) {
-        // Replaced between HEAD and GET: start over with the new version.
-        return this.localPath(location);
-      }
       throw mapError('localPath', location, e);
     }
+    // Replaced between HEAD and GET: start over with the new version.
+    return copy ?? this.localPath(location);
   }
 
   async putLocalFile(localPath: string, location: string): Promise<void> {
@@ -414,3 +399,6 @@ export class S3FileIO implements FileIO {
     if (!this.opts.client) this.client.destroy();
   }
 }
+
+// The registry builds instances directly once this module is loaded (see backends.ts).
+registerBackend('s3', S3FileIO);

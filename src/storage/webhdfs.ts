@@ -16,7 +16,6 @@
  * Note the legacy RENAME without renameoptions moves the source *into* an existing directory and
  * returns `{"boolean":false}` on failure; it is never used here.
  */
-import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as http from 'node:http';
@@ -28,6 +27,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web';
 import { isLakehouseError, lakehouseError, LakehouseError } from '../core/errors.js';
 import type { FileInfo, FileIO } from './fileio.js';
+import { cachedCopy } from './download-cache.js';
 import { checkRange, isTempFileName, tempNameFor } from './local.js';
 
 export interface WebHdfsFileIOOptions {
@@ -116,8 +116,7 @@ export class WebHdfsFileIO implements FileIO {
   async read(location: string): Promise<Uint8Array> {
     const loc = this.parse(location);
     try {
-      const res = await this.request(loc, 'GET', 'OPEN', {});
-      return new Uint8Array(await res.arrayBuffer());
+      return await this.body(() => this.request(loc, 'GET', 'OPEN', {}));
     } catch (e) {
       throw this.mapError('read', location, e);
     }
@@ -133,14 +132,29 @@ export class WebHdfsFileIO implements FileIO {
       return new Uint8Array(0);
     }
     try {
-      const res = await this.request(loc, 'GET', 'OPEN', { offset: String(offset), length: String(length) });
-      return new Uint8Array(await res.arrayBuffer());
+      return await this.body(() => this.request(loc, 'GET', 'OPEN', { offset: String(offset), length: String(length) }));
     } catch (e) {
       // "Offset=N out of the range [0, size)": reading at/after EOF of an existing file.
       if (e instanceof WebHdfsHttpError && e.exception === 'IOException' && /out of the range/.test(e.message)) {
         return new Uint8Array(0);
       }
       throw this.mapError('readRange', location, e);
+    }
+  }
+
+  /**
+   * A response body, read again when it is cut off: an overwrite renames the new file over the
+   * one a reader is streaming, and the datanode then drops the old blocks mid-response (undici
+   * reports `terminated`). A fresh OPEN reads the whole new version. Seen once in CI.
+   */
+  private async body(open: () => Promise<Response>): Promise<Uint8Array> {
+    for (let attempt = 1; ; attempt++) {
+      const res = await open();
+      try {
+        return new Uint8Array(await res.arrayBuffer());
+      } catch (e) {
+        if (attempt >= 3 || !(e instanceof TypeError && e.message === 'terminated')) throw e;
+      }
     }
   }
 
@@ -248,36 +262,19 @@ export class WebHdfsFileIO implements FileIO {
     const loc = this.parse(location);
     const st = await this.stat(location);
     if (!st) throw lakehouseError('FILE_NOT_FOUND', `File not found: ${location}`, { file: location });
-    const hash = createHash('sha256')
-      .update(`${location}\0${st.size}\0${st.lastModified}`)
-      .digest('hex')
-      .slice(0, 32);
-    const name = path.posix.basename(loc.path).replace(/[^A-Za-z0-9._-]/g, '_').slice(-100) || 'file';
-    const dest = path.join(this.cacheDir, `${hash}-${name}`);
+    let copy: string | null;
     try {
-      const cached = await fsp.stat(dest);
-      if (cached.isFile() && cached.size === st.size) return dest;
-    } catch {
-      // not cached yet
-    }
-    await fsp.mkdir(this.cacheDir, { recursive: true });
-    const tmp = path.join(this.cacheDir, tempNameFor(`${hash}-${name}`));
-    try {
-      const res = await this.request(loc, 'GET', 'OPEN', {});
-      if (!res.body) throw lakehouseError('STORAGE_ERROR', 'OPEN returned no body', { file: location });
-      await pipeline(Readable.fromWeb(res.body as NodeWebReadableStream<Uint8Array>), createWriteStream(tmp, { flags: 'wx' }));
-      const got = (await fsp.stat(tmp)).size;
-      if (got !== st.size) {
-        // Replaced while downloading: start over.
-        await fsp.rm(tmp, { force: true });
-        return this.localPath(location);
-      }
-      await fsp.rename(tmp, dest);
-      return dest;
+      copy = await cachedCopy(this.cacheDir, { location, size: st.size, version: String(st.lastModified), key: loc.path }, async (tmp) => {
+        const res = await this.request(loc, 'GET', 'OPEN', {});
+        if (!res.body) throw lakehouseError('STORAGE_ERROR', 'OPEN returned no body', { file: location });
+        await pipeline(Readable.fromWeb(res.body as NodeWebReadableStream<Uint8Array>), createWriteStream(tmp, { flags: 'wx' }));
+        return (await fsp.stat(tmp)).size === st.size;
+      });
     } catch (e) {
-      await fsp.rm(tmp, { force: true });
       throw this.mapError('localPath', location, e);
     }
+    // Replaced while downloading: start over.
+    return copy ?? this.localPath(location);
   }
 
   async putLocalFile(localPath: string, location: string): Promise<void> {

@@ -13,6 +13,7 @@ import { ident, str, type Duck } from '../duck/db.js';
 import { duckType } from '../duck/types.js';
 import { metricsFromStats } from './metrics.js';
 import { partitionKeySql, registerPartitionFunctions } from './partition-sql.js';
+import { writeEncryption } from '../security/encryption/parquet-encryption.js';
 
 /**
  * Writes rows to Parquet data files with DuckDB `COPY … (FIELD_IDS, RETURN_STATS, KV_METADATA)`:
@@ -83,6 +84,9 @@ export async function writeDataFiles(req: WriteDataRequest): Promise<DataFile[]>
     'RETURN_STATS',
     `FILENAME_PATTERN 'part-{uuid}'`,
   ];
+  // Encrypted tables (encryption.enabled): the COPY encrypts, so nothing plain reaches the disk.
+  const enc = await writeEncryption(duck, req.location, req.properties, schema);
+  if (enc) options.push(enc.copyOption);
   const sizeOption = `FILE_SIZE_BYTES ${Math.max(1024 * 1024, target)}`;
   // DuckDB cannot combine FILE_SIZE_BYTES with PARTITION_BY: partitioned files over the target
   // are split in a second pass below.
@@ -100,9 +104,11 @@ export async function writeDataFiles(req: WriteDataRequest): Promise<DataFile[]>
           continue;
         }
         const dir = `${String(row.filename)}.split`;
-        const opts = options.filter((o) => !o.startsWith('PARTITION_BY')).concat(sizeOption);
-        const r = await duck.conn.runAndReadAll(`COPY (SELECT * FROM read_parquet(${str(String(row.filename))})) TO ${str(dir)} (${opts.join(', ')})`);
-        for (const part of r.getRowObjectsJson() as Record<string, unknown>[]) split.push({ ...part, partition_keys: row.partition_keys });
+        // A second COPY gets a key of its own (see security/encryption/parquet-encryption.ts).
+        const enc2 = enc ? await writeEncryption(duck, req.location, req.properties, schema) : null;
+        const opts = options.filter((o) => !o.startsWith('PARTITION_BY') && o !== enc?.copyOption).concat(sizeOption, enc2 ? [enc2.copyOption] : []);
+        const r = await duck.conn.runAndReadAll(`COPY (SELECT * FROM read_parquet(${str(String(row.filename))}${enc?.readOption ?? ''})) TO ${str(dir)} (${opts.join(', ')})`);
+        for (const part of r.getRowObjectsJson() as Record<string, unknown>[]) split.push({ ...part, partition_keys: row.partition_keys, __keyMetadata: enc2?.keyMetadata });
       }
       stats = split;
     }
@@ -123,6 +129,11 @@ export async function writeDataFiles(req: WriteDataRequest): Promise<DataFile[]>
       const location = `${req.location.replace(/\/+$/, '')}/data/${dir}${name}`;
       await io.putLocalFile(String(row.filename), location);
       const m = metricsFromStats(schema, row.column_statistics as never);
+      // Column bounds would put plaintext values into the manifests: not for encrypted files.
+      if (enc) {
+        m.lowerBounds.clear();
+        m.upperBounds.clear();
+      }
       files.push({
         content: FileContent.DATA,
         filePath: location,
@@ -136,6 +147,7 @@ export async function writeDataFiles(req: WriteDataRequest): Promise<DataFile[]>
         lowerBounds: m.lowerBounds,
         upperBounds: m.upperBounds,
         sortOrderId: 0,
+        ...(enc ? { keyMetadata: (row.__keyMetadata as Uint8Array | undefined) ?? enc.keyMetadata } : {}),
       });
     }
   } finally {

@@ -12,6 +12,7 @@ import type { PartitionTuple } from '../iceberg/values.js';
 import type { FileIO } from '../storage/fileio.js';
 import { str, type Duck } from '../duck/db.js';
 import { metricsFromStats } from './metrics.js';
+import { writeEncryption } from '../security/encryption/parquet-encryption.js';
 
 /**
  * Position delete files (spec "Position Delete Files"): Parquet with `file_path` (string, field id
@@ -71,6 +72,9 @@ export async function writePositionDeleteFile(req: PositionDeleteWriteRequest): 
     `KV_METADATA {'iceberg.schema': ${str(stringifyJson(POSITION_DELETE_SCHEMA))}}`,
     'RETURN_STATS',
   ];
+  // Encrypted tables: delete files are encrypted like data files (their bounds are file paths, not data).
+  const enc = await writeEncryption(duck, req.location, req.properties, null);
+  if (enc) options.push(enc.copyOption);
   const select = `SELECT CAST(file_path AS VARCHAR) AS file_path, CAST(pos AS BIGINT) AS pos FROM (${req.sourceSql}) AS __src ORDER BY file_path, pos`;
   try {
     await mkdir(staging, { recursive: true });
@@ -82,7 +86,7 @@ export async function writePositionDeleteFile(req: PositionDeleteWriteRequest): 
       const count = BigInt(String(stats[0]?.count ?? '0'));
       if (count === 0n) return null;
       const [row] = await duck.rows(
-        `SELECT min(file_path) AS lo_path, max(file_path) AS hi_path, min(pos) AS lo_pos, max(pos) AS hi_pos FROM read_parquet(${str(stagedFile)})`,
+        `SELECT min(file_path) AS lo_path, max(file_path) AS hi_path, min(pos) AS lo_pos, max(pos) AS hi_pos FROM read_parquet(${str(stagedFile)}${enc?.readOption ?? ''})`,
       );
       bounds = row;
     } catch (e) {
@@ -125,6 +129,7 @@ export async function writePositionDeleteFile(req: PositionDeleteWriteRequest): 
       lowerBounds: m.lowerBounds,
       upperBounds: m.upperBounds,
       referencedDataFile: loPath === hiPath ? loPath : null,
+      ...(enc ? { keyMetadata: enc.keyMetadata } : {}),
     };
   } finally {
     await rm(staging, { recursive: true, force: true });

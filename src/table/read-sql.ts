@@ -12,6 +12,7 @@ import { projectFile } from '../duck/projection.js';
 import { duckType, sqlLiteral } from '../duck/types.js';
 import type { DataTask, LiveFile } from './scan-planner.js';
 import { lakehouseError } from '../core/errors.js';
+import { FileKeys, encryptedFileSchema } from '../security/encryption/parquet-encryption.js';
 
 /**
  * Turns a scan plan into one DuckDB query whose columns are the schema's fields by name: files
@@ -41,9 +42,13 @@ export async function buildReadSql(opts: ReadSqlOptions): Promise<string> {
   const allFiles = [...tasks, ...deleteFiles.values()];
   const local = new Map<string, string>();
   await Promise.all(allFiles.map(async (f) => local.set(f.location, await io.localPath(f.location))));
-  const parquet = await readParquetSchemas(duck, [...new Set(local.values())]);
+  // Encrypted files (key_metadata set): their keys are registered, their footers cannot be read
+  // without them, so their schema comes from the table (security/encryption/parquet-encryption.ts).
+  const keys = await FileKeys.register(duck, allFiles);
+  const plain = keys.any ? allFiles.filter((f) => !keys.has(f.location)).map((f) => local.get(f.location)!) : [...local.values()];
+  const parquet = await readParquetSchemas(duck, [...new Set(plain)]);
   const schemaOf = (f: LiveFile): ParquetFileSchema => {
-    const s = parquet.get(local.get(f.location)!);
+    const s = keys.has(f.location) ? encryptedFileSchema(metadata, keys.schemaIdOf(f.location), f.location) : parquet.get(local.get(f.location)!);
     if (!s) throw lakehouseError('CORRUPT_FILE', 'no Parquet schema read', { file: f.location });
     return s;
   };
@@ -65,7 +70,8 @@ export async function buildReadSql(opts: ReadSqlOptions): Promise<string> {
   }
   const innerFields = [...fields, ...extra.values()];
 
-  const groups = new Map<string, string[]>();
+  // Files that project alike and share a footer key (none for plain files) share one read_parquet.
+  const groups = new Map<string, { select: string; location: string; paths: string[] }>();
   const parts: string[] = [];
   for (const task of tasks) {
     const constants = new Map<number, string>();
@@ -80,33 +86,34 @@ export async function buildReadSql(opts: ReadSqlOptions): Promise<string> {
     const select = proj.map((p) => `${p.sql} AS ${col(p.field.id)}`).join(', ');
     const path = local.get(task.location)!;
     if (task.deletes.length === 0) {
-      const g = groups.get(select);
-      if (g) g.push(path);
-      else groups.set(select, [path]);
+      const group = `${keys.keyOf(task.location)}\u0000${select}`;
+      const g = groups.get(group);
+      if (g) g.paths.push(path);
+      else groups.set(group, { select, location: task.location, paths: [path] });
       continue;
     }
     const pos = task.deletes.filter((d) => d.file.content === FileContent.POSITION_DELETES);
     const eq = task.deletes.filter((d) => d.file.content === FileContent.EQUALITY_DELETES);
     const conds: string[] = [];
     if (pos.length > 0) {
-      const files = pos.map((d) => str(local.get(d.location)!)).join(', ');
-      conds.push(`NOT EXISTS (SELECT 1 FROM read_parquet([${files}]) p WHERE p.file_path = ${str(task.file.filePath)} AND p.pos = d._pos)`);
+      const files = keys.readAll(pos.map((d) => ({ location: d.location, local: local.get(d.location)! })));
+      conds.push(`NOT EXISTS (SELECT 1 FROM ${files} p WHERE p.file_path = ${str(task.file.filePath)} AND p.pos = d._pos)`);
     }
     for (const e of eq) {
       const ids = e.file.equalityIds ?? [];
       const eqFields = ids.map((id) => innerFields.find((f) => f.id === id)).filter((f): f is NestedField => !!f);
       if (eqFields.length === 0) continue;
       const eproj = projectFile(eqFields, schemaOf(e).root, 'src', { nameMapping });
-      const inner = `SELECT ${eproj.map((p) => `${p.sql} AS ${col(p.field.id)}`).join(', ')} FROM read_parquet(${str(local.get(e.location)!)}) src`;
+      const inner = `SELECT ${eproj.map((p) => `${p.sql} AS ${col(p.field.id)}`).join(', ')} FROM read_parquet(${str(local.get(e.location)!)}${keys.option(e.location)}) src`;
       conds.push(`NOT EXISTS (SELECT 1 FROM (${inner}) e WHERE ${eqFields.map((f) => `e.${col(f.id)} IS NOT DISTINCT FROM d.${col(f.id)}`).join(' AND ')})`);
     }
     parts.push(
-      `SELECT * EXCLUDE (_pos) FROM (SELECT ${select}, src.file_row_number AS _pos FROM read_parquet(${str(path)}, file_row_number = true) src) d` +
+      `SELECT * EXCLUDE (_pos) FROM (SELECT ${select}, src.file_row_number AS _pos FROM read_parquet(${str(path)}, file_row_number = true${keys.option(task.location)}) src) d` +
         (conds.length ? ` WHERE ${conds.join(' AND ')}` : ''),
     );
   }
-  for (const [select, paths] of groups) {
-    parts.push(`SELECT ${select} FROM read_parquet([${paths.map(str).join(', ')}]) src`);
+  for (const { select, location, paths } of groups.values()) {
+    parts.push(`SELECT ${select} FROM read_parquet([${paths.map(str).join(', ')}]${keys.option(location)}) src`);
   }
   const outer = fields.map((f) => `${col(f.id)} AS ${ident(f.name)}`).join(', ');
   return `SELECT ${outer} FROM (${parts.join('\nUNION ALL\n')})`;

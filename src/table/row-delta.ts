@@ -14,6 +14,7 @@ import type { Catalog, LoadedTable } from '../catalog/catalog.js';
 import type { TableIdent } from '../catalog/store.js';
 import { ident, str, type Duck } from '../duck/db.js';
 import { readParquetSchemas, type ParquetFileSchema } from '../duck/parquet-schema.js';
+import { FileKeys, encryptedFileSchema } from '../security/encryption/parquet-encryption.js';
 import { projectFile } from '../duck/projection.js';
 import { sqlLiteral } from '../duck/types.js';
 import { writeDataFiles } from './data-writer.js';
@@ -62,6 +63,7 @@ class LiveRows {
     private readonly schema: Schema,
     private readonly local: Map<string, string>,
     private readonly parquet: Map<string, ParquetFileSchema>,
+    private readonly keys: FileKeys,
   ) {}
 
   static async open(duck: Duck, table: LoadedTable, tasks: DataTask[]): Promise<LiveRows> {
@@ -72,12 +74,15 @@ class LiveRows {
     }
     const local = new Map<string, string>();
     await Promise.all([...files.keys()].map(async (loc) => local.set(loc, await table.io.localPath(loc))));
-    const parquet = await readParquetSchemas(duck, [...new Set(local.values())]);
-    return new LiveRows(table.metadata, currentSchema(table.metadata), local, parquet);
+    // Encrypted files: keys registered, schemas from the table (see read-sql.ts).
+    const keys = await FileKeys.register(duck, [...files.values()]);
+    const plain = [...files.keys()].filter((loc) => !keys.has(loc)).map((loc) => local.get(loc)!);
+    const parquet = await readParquetSchemas(duck, [...new Set(plain)]);
+    return new LiveRows(table.metadata, currentSchema(table.metadata), local, parquet, keys);
   }
 
   private schemaOf(f: LiveFile): ParquetFileSchema {
-    const s = this.parquet.get(this.local.get(f.location)!);
+    const s = this.keys.has(f.location) ? encryptedFileSchema(this.md, this.keys.schemaIdOf(f.location), f.location) : this.parquet.get(this.local.get(f.location)!);
     if (!s) throw lakehouseError('CORRUPT_FILE', 'no Parquet schema read', { file: f.location });
     return s;
   }
@@ -112,20 +117,20 @@ class LiveRows {
     const conds: string[] = [];
     const pos = task.deletes.filter((d) => d.file.content === FileContent.POSITION_DELETES);
     if (pos.length > 0) {
-      const files = pos.map((d) => str(this.local.get(d.location)!)).join(', ');
-      conds.push(`NOT EXISTS (SELECT 1 FROM read_parquet([${files}]) p WHERE p.file_path = ${str(task.file.filePath)} AND p.pos = d.${POS_COL})`);
+      const files = this.keys.readAll(pos.map((d) => ({ location: d.location, local: this.local.get(d.location)! })));
+      conds.push(`NOT EXISTS (SELECT 1 FROM ${files} p WHERE p.file_path = ${str(task.file.filePath)} AND p.pos = d.${POS_COL})`);
     }
     for (const e of task.deletes.filter((d) => d.file.content === FileContent.EQUALITY_DELETES)) {
       const eqFields = (e.file.equalityIds ?? []).map((id) => inner.find((f) => f.id === id)).filter((f): f is NestedField => !!f);
       if (eqFields.length === 0) continue;
       const eproj = projectFile(eqFields, this.schemaOf(e).root, 'src', { nameMapping });
-      const esql = `SELECT ${eproj.map((p) => `${p.sql} AS ${col(p.field.id)}`).join(', ')} FROM read_parquet(${str(this.local.get(e.location)!)}) src`;
+      const esql = `SELECT ${eproj.map((p) => `${p.sql} AS ${col(p.field.id)}`).join(', ')} FROM read_parquet(${str(this.local.get(e.location)!)}${this.keys.option(e.location)}) src`;
       conds.push(`NOT EXISTS (SELECT 1 FROM (${esql}) e WHERE ${eqFields.map((f) => `e.${col(f.id)} IS NOT DISTINCT FROM d.${col(f.id)}`).join(' AND ')})`);
     }
     const outer = fields.map((f) => `d.${col(f.id)} AS ${ident(f.name)}`).join(', ');
     return (
       `SELECT ${outer}, d.${POS_COL} FROM (SELECT ${select}, src.file_row_number AS ${POS_COL} ` +
-      `FROM read_parquet(${str(this.local.get(task.location)!)}, file_row_number = true) src) d` +
+      `FROM read_parquet(${str(this.local.get(task.location)!)}, file_row_number = true${this.keys.option(task.location)}) src) d` +
       (conds.length ? ` WHERE ${conds.join(' AND ')}` : '')
     );
   }
@@ -142,17 +147,10 @@ class LiveRows {
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Rewrites a manifest for snapshot `snapshotId` (Java's ManifestFilterManager): entries whose
- * file path is in `remove` become DELETED, other live entries are carried as EXISTING with their
- * original snapshot ids and sequence numbers, entries already DELETED are dropped.
- */
-export async function rewriteManifestRemoving(table: LoadedTable, manifest: ManifestFile, remove: ReadonlySet<string>, snapshotId: bigint): Promise<{ file: ManifestFile; removed: DataFile[] }> {
-  return rewriteManifestsRemoving(table, [manifest], remove, snapshotId);
-}
-
-/**
  * One manifest holding the live entries of `manifests` (all of one partition spec and content),
- * with the files in `remove` marked DELETED and the rest EXISTING (sequence numbers kept). Merging
+ * with the files in `remove` marked DELETED for snapshot `snapshotId` and the rest EXISTING with
+ * their original snapshot ids and sequence numbers (Java's ManifestFilterManager); entries
+ * already DELETED are dropped. Merging
  * keeps a compaction of many small commits from writing one manifest per manifest it touches
  * (Java's MergingSnapshotProducer merges them the same way).
  */
@@ -247,6 +245,59 @@ interface RowDeltaCommit {
   remove(plan: ScanPlan | null, rebased: boolean): LiveFile[];
 }
 
+/**
+ * The parent's manifests with `toRemove` marked DELETED: every manifest that loses files is merged
+ * with the others of its spec and content into one rewritten manifest (entries keep their sequence
+ * numbers), as Java's MergingSnapshotProducer does, so removing files from N small commits writes
+ * a handful of manifests rather than N; manifests holding only DELETED entries of an earlier
+ * snapshot are dropped. `cache` keeps rewrites across commit retries; new paths go to `written`.
+ */
+export async function filterManifests(
+  table: LoadedTable,
+  parentManifests: readonly ManifestFile[],
+  toRemove: readonly LiveFile[],
+  snapshotId: bigint,
+  cache: Map<string, ManifestFile>,
+  written: Set<string>,
+): Promise<ManifestFile[]> {
+  const byManifest = new Map<string, Set<string>>();
+  for (const f of toRemove) {
+    const set = byManifest.get(f.manifestPath) ?? new Set<string>();
+    set.add(f.file.filePath);
+    byManifest.set(f.manifestPath, set);
+  }
+  const out: ManifestFile[] = [];
+  const touched = new Map<string, ManifestFile[]>();
+  for (const m of parentManifests) {
+    if (byManifest.has(m.manifestPath)) {
+      const k = `${m.partitionSpecId}|${m.content}`;
+      touched.set(k, [...(touched.get(k) ?? []), m]);
+    } else if (m.addedFilesCount === 0 && m.existingFilesCount === 0 && m.deletedFilesCount > 0) {
+      continue;
+    } else {
+      out.push(m);
+    }
+  }
+  let found = 0;
+  for (const group of touched.values()) {
+    const remove = new Set<string>();
+    for (const m of group) for (const f of byManifest.get(m.manifestPath)!) remove.add(f);
+    const key = `${group.map((m) => m.manifestPath).sort().join('\u0000')}\u0001${[...remove].sort().join('\u0000')}`;
+    let nm = cache.get(key);
+    if (!nm) {
+      const r = await rewriteManifestsRemoving(table, group, remove, snapshotId);
+      if (r.removed.length !== remove.size) throw lakehouseError('COMMIT_FAILED', 'files to remove are no longer in their manifests');
+      nm = r.file;
+      written.add(nm.manifestPath);
+      cache.set(key, nm);
+    }
+    found += remove.size;
+    if (nm.existingFilesCount > 0 || nm.deletedFilesCount > 0) out.push(nm);
+  }
+  if (found !== toRemove.length) throw lakehouseError('COMMIT_FAILED', 'files to remove are no longer live');
+  return out;
+}
+
 function branchSnapshot(md: TableMetadata, branch: string): Snapshot | undefined {
   const ref = md.refs[branch];
   if (!ref) return undefined;
@@ -306,38 +357,7 @@ async function commitRowDelta(
               addedManifests.push(m);
             }
           }
-          const byManifest = new Map<string, Set<string>>();
-          for (const f of toRemove) {
-            const set = byManifest.get(f.manifestPath) ?? new Set<string>();
-            set.add(f.file.filePath);
-            byManifest.set(f.manifestPath, set);
-          }
-          const out: ManifestFile[] = [...addedManifests];
-          let found = 0;
-          for (const m of parentManifests) {
-            const remove = byManifest.get(m.manifestPath);
-            if (remove) {
-              const key = `${m.manifestPath}\u0000${[...remove].sort().join('\u0000')}`;
-              let nm = rewritten.get(key);
-              if (!nm) {
-                const r = await rewriteManifestRemoving(b, m, remove, snapshotId);
-                if (r.removed.length !== remove.size) {
-                  throw lakehouseError('COMMIT_FAILED', `files to remove are no longer in manifest ${m.manifestPath}`);
-                }
-                nm = r.file;
-                written.add(nm.manifestPath);
-                rewritten.set(key, nm);
-              }
-              found += remove.size;
-              out.push(nm);
-            } else if (m.addedFilesCount === 0 && m.existingFilesCount === 0 && m.deletedFilesCount > 0) {
-              // Only DELETED entries of an earlier snapshot: dropped, as Java does.
-              continue;
-            } else {
-              out.push(m);
-            }
-          }
-          if (found !== toRemove.length) throw lakehouseError('COMMIT_FAILED', 'files to remove are no longer live');
+          const out = [...addedManifests, ...(await filterManifests(b, parentManifests, toRemove, snapshotId, rewritten, written))];
           used = new Set(out.map((m) => m.manifestPath));
           return out;
         },

@@ -13,7 +13,8 @@ import { MAIN_BRANCH, type Snapshot, type SnapshotSummary } from '../iceberg/sna
 import type { TableUpdate } from '../iceberg/updates.js';
 import type { StructType } from '../iceberg/types.js';
 import type { IcebergValue } from '../iceberg/values.js';
-import type { Catalog, LoadedTable } from '../catalog/catalog.js';
+import { identToString, type Catalog, type LoadedTable } from '../catalog/catalog.js';
+import { observe } from '../observability/events.js';
 import type { TableIdent } from '../catalog/store.js';
 import { listManifests } from './scan-planner.js';
 import { tableResolver } from './paths.js';
@@ -186,10 +187,22 @@ export async function commitSnapshot(
     const ref = md.refs[branch];
     if (ref && ref.type !== 'branch') throw lakehouseError('VALIDATION_FAILED', `${branch} is a tag, not a branch`);
     const parent = ref ? snapshotById(md, ref['snapshot-id']) : undefined;
-    await plan.validate?.(base, parent);
-    const resolve = tableResolver(base);
-    const parentManifests = parent ? await listManifests(md, parent, base.io, resolve) : [];
-    const manifests = await plan.manifests(parentManifests, base);
+    let manifests: ManifestFile[];
+    try {
+      await plan.validate?.(base, parent);
+      const parentManifests = parent ? await listManifests(md, parent, base.io, tableResolver(base)) : [];
+      manifests = await plan.manifests(parentManifests, base);
+    } catch (e) {
+      // A base that fell behind may have had its snapshot expired (and its manifest list and
+      // manifests deleted) by a concurrent expiry: that is a conflict, not a missing file, when
+      // the branch has moved on. A file missing from the current head is a real error.
+      if (!isLakehouseError(e, 'FILE_NOT_FOUND') || attempt >= maxRetries) throw e;
+      const fresh = await catalog.loadTable(ident);
+      if ((fresh.metadata.refs[branch]?.['snapshot-id'] ?? null) === (parent?.['snapshot-id'] ?? null)) throw e;
+      observe({ type: 'catalog.retry', table: identToString(ident) });
+      base = fresh;
+      continue;
+    }
     const sequenceNumber = md['format-version'] >= 2 ? md['last-sequence-number'] + 1 : 0;
     const listBytes = writeManifestList({
       formatVersion: md['format-version'],
@@ -225,6 +238,7 @@ export async function commitSnapshot(
       if (isLakehouseError(e, 'COMMIT_STATE_UNKNOWN')) throw e;
       await base.io.delete(listPath).catch(() => undefined);
       if (!isLakehouseError(e, 'COMMIT_FAILED') || attempt >= maxRetries) throw e;
+      observe({ type: 'catalog.retry', table: identToString(ident) });
       await new Promise((r) => setTimeout(r, retryDelay(attempt)));
       base = await catalog.loadTable(ident);
     }

@@ -70,12 +70,14 @@ describe('iceberg-js (external REST client) against our catalog', () => {
 
   it('manages namespaces', async () => {
     const created = await client.createNamespace({ namespace: ['analytics'] }, { properties: { owner: 'data-team' } });
-    expect(created).toEqual({ namespace: ['analytics'], properties: { owner: 'data-team' } });
+    // The service reports where the namespace's tables go as its location (docs/engines.md).
+    const location = expect.stringMatching(/\/analytics\.db$/);
+    expect(created).toEqual({ namespace: ['analytics'], properties: { owner: 'data-team', location } });
     await client.createNamespace({ namespace: ['analytics', 'prod'] });
     await client.createNamespaceIfNotExists({ namespace: ['analytics'] });
     expect(await client.listNamespaces()).toEqual([{ namespace: ['analytics'] }]);
     expect(await client.listNamespaces({ namespace: ['analytics'] })).toEqual([{ namespace: ['analytics', 'prod'] }]);
-    expect(await client.loadNamespaceMetadata({ namespace: ['analytics'] })).toEqual({ properties: { owner: 'data-team' } });
+    expect(await client.loadNamespaceMetadata({ namespace: ['analytics'] })).toEqual({ properties: { owner: 'data-team', location } });
     expect(await client.namespaceExists({ namespace: ['analytics', 'prod'] })).toBe(true);
     expect(await client.namespaceExists({ namespace: ['nope'] })).toBe(false);
     await client.dropNamespace({ namespace: ['analytics', 'prod'] });

@@ -5,11 +5,11 @@ import type { FastifyInstance } from 'fastify';
 import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { expect } from 'vitest';
-import { buildServer } from '../../src/api/server.js';
 import { openSqlCatalog } from '../../src/catalog/open-catalog.js';
 import type { SqlCatalog } from '../../src/catalog/sql-catalog.js';
 import { parseJsonLossless, stringifyJson } from '../../src/core/json.js';
 import '../../src/api/iceberg/schemas.js';
+import { httpClient, startServer } from '../support/http.js';
 
 export interface Reply {
   status: number;
@@ -35,17 +35,10 @@ export interface RestFixture {
 export async function startRest(): Promise<RestFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'lh-rest-'));
   const catalog = await openSqlCatalog({ storeUrl: `sqlite:${dir}/catalog.db`, warehouse: `${dir}/wh` });
-  const app = await buildServer({ catalog, logLevel: 'warn', security: { anonymous: true } });
-  const root = `${await app.listen({ host: '127.0.0.1', port: 0 })}/v1`;
-  const raw = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> => {
-    const res = await fetch(`${root}${path}`, {
-      method,
-      headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
-      body: body === undefined ? undefined : typeof body === 'string' ? body : stringifyJson(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? (parseJsonLossless(text) as Record<string, any>) : null, text, headers: res.headers };
-  };
+  const { app, base } = await startServer({ catalog, logLevel: 'warn', security: { anonymous: true } });
+  const root = `${base}/v1`;
+  // Lossless both ways (64-bit ids); a string body is sent as it is (malformed-request tests).
+  const raw: RestFixture['raw'] = httpClient(root, { parse: parseJsonLossless, encode: (body) => (typeof body === 'string' ? body : stringifyJson(body)) });
   return {
     dir,
     catalog,

@@ -65,7 +65,8 @@ describe('Iceberg REST: config and namespaces', () => {
     const created = await f.call('POST', '/namespaces', { namespace: ['acct'], properties: { owner: 'ana' } });
     expect(created.status).toBe(200);
     expectSchema(CreateNamespaceResponse, created.body);
-    expect(created.body).toEqual({ namespace: ['acct'], properties: { owner: 'ana' } });
+    // Without a stored location, the one its tables get by default is reported (Trino places tables with it).
+    expect(created.body).toEqual({ namespace: ['acct'], properties: { owner: 'ana', location: `${f.dir}/wh/acct.db` } });
     expect((await f.call('POST', '/namespaces', { namespace: ['acct', 'tax'] })).status).toBe(200);
     expect((await f.call('POST', '/namespaces', { namespace: ['acct', 'tax', 'paid'] })).status).toBe(200);
     expectError(await f.call('POST', '/namespaces', { namespace: ['acct'] }), 409, 'AlreadyExistsException');
@@ -79,7 +80,7 @@ describe('Iceberg REST: config and namespaces', () => {
 
     const loaded = await f.call('GET', '/namespaces/acct%1Ftax');
     expectSchema(GetNamespaceResponse, loaded.body);
-    expect(loaded.body).toEqual({ namespace: ['acct', 'tax'], properties: {} });
+    expect(loaded.body).toEqual({ namespace: ['acct', 'tax'], properties: { location: `${f.dir}/wh/acct.tax.db` } });
     expect((await f.call('HEAD', '/namespaces/acct%1Ftax%1Fpaid')).status).toBe(204);
     expect((await f.call('HEAD', '/namespaces/acct%1Fnope')).status).toBe(404);
     expectError(await f.call('DELETE', '/namespaces/acct%1Ftax'), 409, 'NamespaceNotEmptyException');
@@ -119,7 +120,10 @@ describe('Iceberg REST: config and namespaces', () => {
     expect(r.status).toBe(200);
     expectSchema(UpdateNamespacePropertiesResponse, r.body);
     expect({ ...r.body, updated: [...r.body!.updated].sort() }).toEqual({ updated: ['b', 'c'], removed: ['a'], missing: ['zz'] });
-    expect((await f.call('GET', '/namespaces/props')).body!.properties).toEqual({ b: '22', c: '3' });
+    expect((await f.call('GET', '/namespaces/props')).body!.properties).toEqual({ b: '22', c: '3', location: `${f.dir}/wh/props.db` });
+    // A stored location is reported as it is, and the tables of the namespace go there.
+    await f.call('POST', '/namespaces/props/properties', { updates: { location: `${f.dir}/elsewhere/props` } });
+    expect((await f.call('GET', '/namespaces/props')).body!.properties.location).toBe(`${f.dir}/elsewhere/props`);
     expectError(await f.call('POST', '/namespaces/props/properties', { removals: ['b'], updates: { b: 'x' } }), 422, 'UnprocessableEntityException');
     expectError(await f.call('POST', '/namespaces/nope/properties', { updates: { b: 'x' } }), 404, 'NoSuchNamespaceException');
   });

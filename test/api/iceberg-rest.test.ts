@@ -1,40 +1,19 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildServer } from '../../src/api/server.js';
-import { openSqlCatalog } from '../../src/catalog/open-catalog.js';
-import type { SqlCatalog } from '../../src/catalog/sql-catalog.js';
-import { parseJsonLossless } from '../../src/core/json.js';
+import { startRest, type RestFixture } from './iceberg-rest-helpers.js';
 
 // The Iceberg REST catalog over real HTTP (a listening Fastify server, Node's fetch as client).
 describe('Iceberg REST catalog', () => {
-  let dir: string;
-  let catalog: SqlCatalog;
-  let app: FastifyInstance;
+  let rest: RestFixture;
   let base: string;
+  let call: RestFixture['raw'];
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'lh-rest-'));
-    catalog = await openSqlCatalog({ storeUrl: `sqlite:${dir}/catalog.db`, warehouse: `${dir}/wh` });
-    app = await buildServer({ catalog, logLevel: 'warn', security: { anonymous: true } });
-    base = `${await app.listen({ host: '127.0.0.1', port: 0 })}/v1`;
+    rest = await startRest();
+    base = rest.root;
+    call = rest.raw;
   });
   afterAll(async () => {
-    await app.close();
-    await catalog.close();
-    rmSync(dir, { recursive: true, force: true });
+    await rest.close();
   });
-
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? (parseJsonLossless(text) as Record<string, any>) : null, headers: res.headers };
-  };
 
   it('serves config with the prefix and endpoints', async () => {
     const r = await call('GET', '/config');
@@ -47,7 +26,7 @@ describe('Iceberg REST catalog', () => {
     expect((await call('POST', '/lakehouse/namespaces', { namespace: ['sales'], properties: { owner: 'ana' } })).status).toBe(200);
     expect((await call('POST', '/lakehouse/namespaces', { namespace: ['sales'] })).status).toBe(409);
     expect((await call('GET', '/lakehouse/namespaces')).body!.namespaces).toEqual([['sales']]);
-    expect((await call('GET', '/lakehouse/namespaces/sales')).body!.properties).toEqual({ owner: 'ana' });
+    expect((await call('GET', '/lakehouse/namespaces/sales')).body!.properties).toMatchObject({ owner: 'ana', location: expect.stringMatching(/\/sales\.db$/) });
 
     const created = await call('POST', '/lakehouse/namespaces/sales/tables', {
       name: 'orders',

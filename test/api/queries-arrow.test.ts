@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { DataType, tableFromIPC, type Table, type Vector } from 'apache-arrow';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildServer } from '../../src/api/server.js';
 import { openSqlCatalog } from '../../src/catalog/open-catalog.js';
 import type { SqlCatalog } from '../../src/catalog/sql-catalog.js';
 import { formatDecimal, formatTimeMicros, formatDate, formatTimestampMicros, type JsonValue } from '../../src/duck/result-json.js';
 import { runPython } from '../interop/python.js';
+import { startServer } from '../support/http.js';
 
 // Arrow IPC results: the same query as JSON and as Arrow (stream and file), the Arrow bytes read
 // back with apache-arrow's tableFromIPC and with pyarrow (an independent reader); every value
@@ -90,8 +90,7 @@ describe('query results as Arrow IPC', () => {
     dir = mkdtempSync(join(tmpdir(), 'lh-qarrow-'));
     catalog = await openSqlCatalog({ storeUrl: `sqlite:${dir}/catalog.db`, warehouse: `${dir}/wh` });
     await catalog.createNamespace(['arr']);
-    app = await buildServer({ catalog, logLevel: 'warn', security: { anonymous: true } });
-    base = await app.listen({ host: '127.0.0.1', port: 0 });
+    ({ app, base } = await startServer({ catalog, logLevel: 'warn', security: { anonymous: true } }));
     const r = await post({ sql: CTAS });
     expect(r.status, await r.clone().text()).toBe(200);
   });

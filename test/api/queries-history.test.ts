@@ -1,11 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildServer } from '../../src/api/server.js';
 import { openSqlCatalog } from '../../src/catalog/open-catalog.js';
 import type { SqlCatalog } from '../../src/catalog/sql-catalog.js';
+import { startServer, type Listening } from '../support/http.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
 
 // The query history lives in the catalog database (migration 0004-query-history): a service
@@ -15,33 +14,19 @@ import { startPostgres, type TestPostgres } from '../support/postgres.js';
 // Runs until interrupted (10^12 rows); range() is allowed in queries.
 const SLOW = 'SELECT sum(a.range * b.range) FROM range(1000000) a, range(1000000) b';
 
-interface Service {
+interface Service extends Listening {
   catalog: SqlCatalog;
-  app: FastifyInstance;
-  base: string;
-  call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
   close(): Promise<void>;
 }
 
 async function startService(storeUrl: string, warehouse: string): Promise<Service> {
   const catalog = await openSqlCatalog({ storeUrl, warehouse });
-  const app = await buildServer({ catalog, logLevel: 'warn', security: { anonymous: true } });
-  const base = await app.listen({ host: '127.0.0.1', port: 0 });
+  const server = await startServer({ catalog, logLevel: 'warn', security: { anonymous: true } });
   return {
+    ...server,
     catalog,
-    app,
-    base,
-    async call(method, path, body) {
-      const res = await fetch(`${base}${path}`, {
-        method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await res.text();
-      return { status: res.status, body: text ? JSON.parse(text) : null };
-    },
     async close() {
-      await app.close();
+      await server.app.close();
       await catalog.close();
     },
   };
@@ -76,9 +61,9 @@ async function historySurvivesRestart(storeUrl: string, warehouse: string): Prom
     expect(bad.status).toBe(400);
     const slow = await s.call('POST', '/api/v1/queries', { sql: SLOW, async: true });
     ids.slow = slow.body.queryId;
-    await waitFor(() => s.call('GET', `/api/v1/queries/${ids.slow}`), (x) => x.body.state === 'running');
+    expect((await waitFor(() => s.call('GET', `/api/v1/queries/${ids.slow}`), (x) => x.body.state === 'running')).body.state).toBe('running');
     expect((await s.call('DELETE', `/api/v1/queries/${ids.slow}`)).status).toBe(200);
-    await waitFor(() => s.call('GET', `/api/v1/queries/${ids.slow}`), (x) => x.body.state === 'cancelled');
+    expect((await waitFor(() => s.call('GET', `/api/v1/queries/${ids.slow}`), (x) => x.body.state === 'cancelled')).body.state).toBe('cancelled');
     const last = await s.call('POST', '/api/v1/queries', { sql: 'SELECT count(*) FROM hist.t' });
     ids.last = last.body.queryId;
   } finally {

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildServer } from '../../src/api/server.js';
 import { openSqlCatalog } from '../../src/catalog/open-catalog.js';
 import type { SqlCatalog } from '../../src/catalog/sql-catalog.js';
 import { referenceTables, valuesEqual } from '../support/fixtures.js';
+import { startServer } from '../support/http.js';
 
 // Every check of the shared reference tables (Spark / PyIceberg writers), through the query API
 // over real HTTP: POST /api/v1/queries, JSON parsed as a client would, compared like the
@@ -25,8 +25,7 @@ describe('reference tables through POST /api/v1/queries', () => {
       // Registered in place: the files stay in the fixture folder.
       await catalog.store.createTable({ namespace: [t.name], name: 't' }, join(t.dir, t.metadata));
     }
-    app = await buildServer({ catalog, logLevel: 'warn', security: { anonymous: true } });
-    base = await app.listen({ host: '127.0.0.1', port: 0 });
+    ({ app, base } = await startServer({ catalog, logLevel: 'warn', security: { anonymous: true } }));
   });
   afterAll(async () => {
     await app?.close();

@@ -132,6 +132,8 @@ describe('lakehouse serve', () => {
       sock.write(`POST /api/v1/tables HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 10)}`);
       await new Promise((r) => setTimeout(r, 300));
       child.kill('SIGTERM');
+      // Ctrl-C on `npm start` can deliver the signal twice at once (terminal + npm): not a forced exit.
+      child.kill('SIGINT');
       await new Promise((r) => setTimeout(r, 500));
       expect(child.exitCode).toBeNull(); // still draining
       sock.write(body.slice(10));

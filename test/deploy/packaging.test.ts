@@ -47,10 +47,15 @@ describe('Dockerfile', () => {
       .split('\n')
       .map((l) => l.trim())
       .filter((l) => l && !l.startsWith('#'));
-    for (const needed of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src', 'bin']) {
+    for (const needed of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src', 'bin', 'web', 'openapi.json', 'scripts/build-web.mjs']) {
       expect(ignored, needed).not.toContain(needed);
     }
     expect(ignored).toContain('**/node_modules');
+  });
+
+  it('builds the web console and ships web/dist in the runtime stage', () => {
+    expect(lines).toContain('RUN node scripts/build-web.mjs');
+    expect(lines).toContain('COPY --from=build /app/web/dist ./web/dist');
   });
 
   it('is multi-stage: npm ci + tsc, then node:20-bookworm-slim as a non-root user', () => {

@@ -75,6 +75,7 @@ async function consumeAll(bootstrap: string, topic: string, count: number): Prom
   const kafka = createKafka({ brokers: [bootstrap], log: quietLog });
   const consumer = kafka.consumer({ groupId: `read-${topic}-${Date.now()}` });
   const out: { value: Buffer | null; offset: string; partition: number }[] = [];
+  const delivered = new Set<string>();
   await consumer.connect();
   try {
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
@@ -83,6 +84,11 @@ async function consumeAll(bootstrap: string, topic: string, count: number): Prom
       void consumer
         .run({
           eachMessage: async ({ message, partition }) => {
+            // Kafka consumers deliver at least once: after a rebalance (a loaded CI machine can
+            // miss a heartbeat) records come again from the last committed offset. Each once here.
+            const k = `${partition}:${message.offset}`;
+            if (delivered.has(k)) return;
+            delivered.add(k);
             out.push({ value: message.value, offset: message.offset, partition });
             if (out.length >= count) {
               clearTimeout(timer);

@@ -1,10 +1,11 @@
 """PySpark + Iceberg's Spark runtime as a client of `lakehouse serve` (the Iceberg REST catalog).
 
-    spark-rest.py write <uri> <jar> <table>    create (partitioned by days(ts)), insert, MERGE INTO,
+    spark-rest.py write <uri> <jar> <table> <credential>    create (partitioned by days(ts)), insert, MERGE INTO,
                                                merge-on-read DELETE; prints JSON {columns, rows, ...}
-    spark-rest.py read  <uri> <jar> <table>    prints JSON {columns, rows} of SELECT * ORDER BY id
+    spark-rest.py read  <uri> <jar> <table> <credential>    prints JSON {columns, rows} of SELECT * ORDER BY id
 
-<table> is namespace.name inside the `lh` catalog. Values are normalised like `lakehouse sql
+<table> is namespace.name inside the `lh` catalog; <credential> is `<id>:<secret>` of an API key,
+exchanged for a bearer token at the catalog's OAuth2 endpoint (client credentials). Values are normalised like `lakehouse sql
 --format json` (pyiceberg_norm). Timings (seconds) go to the JSON's "timings"."""
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pyiceberg_norm import norm  # noqa: E402
 
 
-def session(uri: str, jar: str):
+def session(uri: str, jar: str, credential: str):
     from pyspark.sql import SparkSession
 
     return (
@@ -41,6 +42,9 @@ def session(uri: str, jar: str):
         .config("spark.sql.catalog.lh.uri", uri)
         .config("spark.sql.catalog.lh.warehouse", "lakehouse")
         .config("spark.sql.catalog.lh.cache-enabled", "false")
+        .config("spark.sql.catalog.lh.credential", credential)
+        .config("spark.sql.catalog.lh.oauth2-server-uri", f"{uri}/v1/oauth/tokens")
+        .config("spark.sql.catalog.lh.scope", "catalog")
         .getOrCreate()
     )
 
@@ -96,9 +100,9 @@ def write(spark, t: str) -> dict:
 
 
 def main() -> None:
-    cmd, uri, jar, t = sys.argv[1:5]
+    cmd, uri, jar, t, credential = sys.argv[1:6]
     t0 = time.monotonic()
-    spark = session(uri, jar)
+    spark = session(uri, jar, credential)
     spark.sparkContext.setLogLevel("ERROR")
     t1 = time.monotonic()
     try:

@@ -10,6 +10,7 @@ import { isLakehouseError, lakehouseError } from '../../src/core/errors.js';
 import { main } from '../../src/cli/main.js';
 import { AlertManager } from '../../src/observability/alerts/manager.js';
 import type { AlertStore } from '../../src/observability/alerts/store.js';
+import { httpClient, listen, type Call } from '../support/http.js';
 
 /**
  * The alert routes and the `lakehouse alerts` CLI over real HTTP. The routes are mounted on their
@@ -37,11 +38,7 @@ describe('alerts REST API and CLI', () => {
   let store: AlertStore;
   let app: FastifyInstance;
   let base: string;
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${base}/api/v1${path}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : null };
-  };
+  let call: Call;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'lh-alerts-api-'));
@@ -60,7 +57,8 @@ describe('alerts REST API and CLI', () => {
       },
       { prefix: '/api/v1' },
     );
-    base = await app.listen({ host: '127.0.0.1', port: 0 });
+    ({ base } = await listen(app));
+    call = httpClient(`${base}/api/v1`);
   });
   afterAll(async () => {
     await app?.close();

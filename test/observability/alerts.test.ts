@@ -160,6 +160,60 @@ describe.each(backends)('alerts on $name', ({ setup }) => {
     }
   });
 
+  it('alerts on warehouse growth (rate of a gauge, shrinking is no spike) and on failed scheduler runs', async () => {
+    const registry = new Registry();
+    const bytes = new Gauge({ name: 'lakehouse_warehouse_bytes', help: 'warehouse bytes', registers: [registry] });
+    const failures = new Counter({ name: 'lakehouse_scheduler_run_failures_total', help: 'failures', labelNames: ['kind'], registers: [registry] });
+    let now = Date.parse('2026-01-01T00:00:00Z');
+    const m = new AlertManager({ store, registry, now: () => now });
+    const growth = await store.createRule({ name: 'WarehouseGrowth', metric: 'lakehouse_warehouse_bytes', fn: 'rate', comparison: '>', threshold: 1e6, forMs: 120_000, severity: 'warning' });
+    const failed = await store.createRule({ name: 'ScheduledRunsFailing', metric: 'lakehouse_scheduler_run_failures_total', fn: 'rate', comparison: '>', threshold: 0, severity: 'critical' });
+    const state = async (id: string) => (await store.getState(`rule:${id}`))!;
+    try {
+      bytes.set(1e9);
+      failures.inc({ kind: 'sql' }, 3); // failures before the first evaluation are history, not a rate
+      await m.evaluate();
+      expect(await state(growth.id)).toMatchObject({ state: 'inactive', value: null });
+      expect(await state(failed.id)).toMatchObject({ state: 'inactive', value: null });
+
+      now += 60_000;
+      bytes.set(1e9 + 30e6); // 0.5 MB/s
+      await m.evaluate();
+      expect((await state(growth.id)).value).toBeCloseTo(0.5e6, 3);
+      expect((await state(failed.id)).state).toBe('inactive');
+
+      for (let i = 0; i < 3; i++) {
+        now += 60_000;
+        bytes.inc(180e6); // 3 MB/s, for three minutes
+        await m.evaluate();
+      }
+      expect(await state(growth.id)).toMatchObject({ state: 'firing' });
+      expect((await state(growth.id)).value).toBeCloseTo(3e6, 3);
+
+      // Snapshot expiry halves the warehouse: a negative rate resolves the alert (a counter-style
+      // "reset" would have read the whole 0.5 GB as growth and kept it firing).
+      now += 60_000;
+      bytes.set(0.5e9);
+      await m.evaluate();
+      expect(await state(growth.id)).toMatchObject({ state: 'inactive' });
+      expect((await state(growth.id)).value).toBeLessThan(0);
+
+      // A run failure fires at once (no for-duration); none in the next interval resolves it.
+      now += 60_000;
+      failures.inc({ kind: 'maintenance' });
+      await m.evaluate();
+      expect(await state(failed.id)).toMatchObject({ state: 'firing', severity: 'critical' });
+      now += 60_000;
+      await m.evaluate();
+      expect(await state(failed.id)).toMatchObject({ state: 'inactive', value: 0 });
+      const events = (await store.listHistory({ ruleId: failed.id })).map((h) => h.event).reverse();
+      expect(events).toEqual(['firing', 'resolved']);
+    } finally {
+      await store.deleteRule(growth.id);
+      await store.deleteRule(failed.id);
+    }
+  });
+
   it('silences matching alerts, and gives up on a webhook after its attempts and records it', async () => {
     const receiver = await startReceiver([503, 503, 503]);
     try {

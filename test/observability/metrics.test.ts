@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildServer } from '../../src/api/server.js';
 import { openSqlCatalog } from '../../src/catalog/open-catalog.js';
 import type { SqlCatalog } from '../../src/catalog/sql-catalog.js';
 import { Duck } from '../../src/duck/db.js';
@@ -14,6 +13,7 @@ import { Metrics } from '../../src/observability/metrics.js';
 import { qualityMonitorFor } from '../../src/quality/index.js';
 import { startScheduler, type SchedulerHandle } from '../../src/scheduler/index.js';
 import { VENV_PYTHON } from '../interop/python.js';
+import { startServer, type Call } from '../support/http.js';
 import { startKafka, type KafkaBroker } from '../support/kafka.js';
 import { produce } from '../ingest/support.js';
 
@@ -53,6 +53,7 @@ describe('/metrics', () => {
   let catalog: SqlCatalog;
   let app: FastifyInstance;
   let base: string;
+  let call: Call;
   let metrics: Metrics;
   let kafka: KafkaBroker;
   let sched: SchedulerHandle | null = null;
@@ -62,9 +63,9 @@ describe('/metrics', () => {
     broker.catch(() => undefined);
     dir = mkdtempSync(join(tmpdir(), 'lh-metrics-'));
     catalog = await openSqlCatalog({ storeUrl: `sqlite:${dir}/catalog.db`, warehouse: `${dir}/wh` });
-    metrics = new Metrics();
-    app = await buildServer({ catalog, metrics, logLevel: 'silent', security: { anonymous: true, bootstrapOut: { write: () => true } } });
-    base = await app.listen({ host: '127.0.0.1', port: 0 });
+    // Walk the warehouse at every scrape (default: at most once a minute).
+    metrics = new Metrics({ warehouse: { minIntervalMs: 0 } });
+    ({ app, base, call } = await startServer({ catalog, metrics, logLevel: 'silent', security: { anonymous: true, bootstrapOut: { write: () => true } } }));
     kafka = await broker;
   }, 300_000);
   afterAll(async () => {
@@ -76,21 +77,19 @@ describe('/metrics', () => {
   });
 
   it('parses with a Prometheus text-format parser and holds every family with sane values', async () => {
-    const json = (method: string, path: string, body?: unknown) =>
-      fetch(`${base}${path}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-    expect((await json('POST', '/v1/lakehouse/namespaces', { namespace: ['db'] })).status).toBe(200);
+    expect((await call('POST', '/v1/lakehouse/namespaces', { namespace: ['db'] })).status).toBe(200);
     const schema = { type: 'struct', 'schema-id': 0, fields: [{ id: 1, name: 'id', required: false, type: 'long' }] };
-    expect((await json('POST', '/v1/lakehouse/namespaces/db/tables', { name: 't', schema })).status).toBe(200);
+    expect((await call('POST', '/v1/lakehouse/namespaces/db/tables', { name: 't', schema })).status).toBe(200);
     for (let i = 0; i < 3; i++) {
-      const res = await json('POST', '/v1/lakehouse/namespaces/db/tables/t', { requirements: [], updates: [{ action: 'set-properties', updates: { n: String(i) } }] });
+      const res = await call('POST', '/v1/lakehouse/namespaces/db/tables/t', { requirements: [], updates: [{ action: 'set-properties', updates: { n: String(i) } }] });
       expect(res.status).toBe(200);
     }
-    expect((await json('GET', '/no/such/route')).status).toBe(404);
-    expect((await json('GET', '/health')).status).toBe(200);
+    expect((await call('GET', '/no/such/route')).status).toBe(404);
+    expect((await call('GET', '/health')).status).toBe(200);
 
     // Data quality and alerting on the same registry: a failing check raises an alert.
     const alerts = new AlertManager({ store: alertStoreFor(catalog)!, metricsRegistry: metrics.registry });
-    const monitor = qualityMonitorFor(catalog, { alerts, registry: metrics.registry, writeResults: false })!;
+    const monitor = qualityMonitorFor(catalog, { alerts, writeResults: false })!;
     const duck = await Duck.open();
     try {
       await duck.run('CREATE TABLE b AS SELECT range AS id FROM range(10)');
@@ -151,11 +150,6 @@ describe('/metrics', () => {
   });
 
   it('holds the ingestion, query, scheduler and table-health families after real traffic', async () => {
-    const call = async (method: string, path: string, body?: unknown) => {
-      const res = await fetch(`${base}${path}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-      const text = await res.text();
-      return { status: res.status, body: text ? JSON.parse(text) : null, text };
-    };
     const waitFor = async <T>(what: string, fn: () => Promise<T | false | undefined>): Promise<T> => {
       const t0 = Date.now();
       for (;;) {
@@ -173,7 +167,16 @@ describe('/metrics', () => {
     await produce(kafka.bootstrap, 'metrics-events', value, 0, 500, 2);
     const src = await call('POST', '/api/v1/sources/kafka', { name: 'local', bootstrapServers: [kafka.bootstrap] });
     expect(src.status, src.text).toBe(201);
-    const job = await call('POST', '/api/v1/ingestion-jobs', { name: 'events', sourceId: src.body.id, topics: ['metrics-events'], target: { namespace: 'db', table: 'events' }, mapping: { commit: { intervalMs: 200 } }, schedule: 'manual' });
+    // With data-quality checks: the job manager's jobs count in the quality families too.
+    const job = await call('POST', '/api/v1/ingestion-jobs', {
+      name: 'events',
+      sourceId: src.body.id,
+      topics: ['metrics-events'],
+      target: { namespace: 'db', table: 'events' },
+      mapping: { commit: { intervalMs: 200 } },
+      quality: { checks: [{ kind: 'not_null', column: 'v' }, { kind: 'range', column: 'id', max: 600 }] },
+      schedule: 'manual',
+    });
     expect(job.status, job.text).toBe(201);
     const jobPath = `/api/v1/ingestion-jobs/${job.body.id}`;
     expect((await call('POST', `${jobPath}/start`)).body.state).toBe('running');
@@ -186,6 +189,13 @@ describe('/metrics', () => {
     expect(q.status, q.text).toBe(200);
     expect(q.body.rows).toEqual([[495]]);
     expect((await call('POST', '/api/v1/queries', { sql: 'SELECT no_such_column FROM db.events' })).status).toBeGreaterThanOrEqual(400);
+
+    // Concurrent writers to one table: the losers of each commit race rebase and retry, and every
+    // retry is counted once (the snapshot producer reports it from its retry loop).
+    expect((await call('POST', '/api/v1/tables', { namespace: 'db', name: 'hot', columns: [{ name: 'id', type: 'long' }] })).status).toBe(201);
+    const inserts = await Promise.all(Array.from({ length: 6 }, (_, i) => call('POST', '/api/v1/queries', { sql: `INSERT INTO db.hot SELECT ${i}` })));
+    for (const r of inserts) expect(r.status, r.text).toBe(200);
+    expect((await call('POST', '/api/v1/queries', { sql: 'SELECT count(*) FROM db.hot' })).body.rows).toEqual([[6]]);
 
     // Scheduler: a run that succeeds and one that fails (no retries).
     sched = startScheduler(catalog, null, { app });
@@ -244,7 +254,17 @@ describe('/metrics', () => {
 
     // Catalog commits (the job's commits went through the server's catalog) and retries.
     expect(value2(fam('lakehouse_catalog_commits'), 'lakehouse_catalog_commits_total', { result: 'success' })).toBeGreaterThanOrEqual(3 + commits);
-    expect(fam('lakehouse_catalog_commit_retries').type).toBe('counter');
+    const retries = fam('lakehouse_catalog_commit_retries');
+    expect(retries.type).toBe('counter');
+    const conflicts = value2(fam('lakehouse_catalog_commit_conflicts'), 'lakehouse_catalog_commit_conflicts_total');
+    expect(value2(retries, 'lakehouse_catalog_commit_retries_total', { table: 'db.hot' })).toBeGreaterThanOrEqual(1);
+    // Only those inserts conflicted, and each conflict was retried: exactly one retry per conflict.
+    expect(value2(retries, 'lakehouse_catalog_commit_retries_total')).toBe(conflicts);
+
+    // Data quality of the ingestion job's batches (the job manager's monitor): 990 rows, ids 0-999 → 399 over 600.
+    const checks = fam('lakehouse_quality_checks');
+    expect(value2(checks, 'lakehouse_quality_checks_total', { table: 'db.events', result: 'passed' })).toBeGreaterThanOrEqual(commits);
+    expect(value2(checks, 'lakehouse_quality_checks_total', { table: 'db.events', result: 'failed' })).toBeGreaterThanOrEqual(1);
 
     // Table health of the ingested table.
     const table = { table: 'db.events' };
@@ -254,6 +274,15 @@ describe('/metrics', () => {
     expect(value2(fam('lakehouse_table_snapshots'), 'lakehouse_table_snapshots', table)).toBeGreaterThanOrEqual(2);
     expect(value2(fam('lakehouse_table_manifests'), 'lakehouse_table_manifests', table)).toBeGreaterThanOrEqual(1);
     expect(value2(fam('lakehouse_table_bytes'), 'lakehouse_table_bytes', table)).toBeGreaterThan(1000);
+
+    // Warehouse size (every table's live bytes) and the local warehouse's disk.
+    const tables = value2(fam('lakehouse_warehouse_tables'), 'lakehouse_warehouse_tables');
+    expect(tables).toBeGreaterThanOrEqual(4); // db.t, db.events, its dead letters and quality results, db.hot
+    const warehouseBytes = value2(fam('lakehouse_warehouse_bytes'), 'lakehouse_warehouse_bytes');
+    expect(warehouseBytes).toBeGreaterThan(value2(fam('lakehouse_table_bytes'), 'lakehouse_table_bytes', table));
+    const free = value2(fam('lakehouse_warehouse_disk_free_bytes'), 'lakehouse_warehouse_disk_free_bytes');
+    expect(free).toBeGreaterThan(0);
+    expect(free).toBeLessThanOrEqual(value2(fam('lakehouse_warehouse_disk_size_bytes'), 'lakehouse_warehouse_disk_size_bytes'));
     expect((await call('POST', `${jobPath}/stop`)).body.state).toBe('stopped');
   }, 300_000);
 });

@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildServer } from '../../src/api/server.js';
 import { openSqlCatalog } from '../../src/catalog/open-catalog.js';
 import type { SqlCatalog } from '../../src/catalog/sql-catalog.js';
 import { moduleLogger, setModuleLevel, LOG_MODULES } from '../../src/observability/log-levels.js';
+import { startScheduler } from '../../src/scheduler/index.js';
+import { bearer, startServer, type Call } from '../support/http.js';
 
 /**
  * Secrets never reach the logs: a server with authentication on logs everything (trace, every
@@ -30,6 +31,7 @@ describe('logs', () => {
   let catalog: SqlCatalog;
   let app: FastifyInstance;
   let base: string;
+  let http: Call;
   let bootstrap = '';
   const out: string[] = [];
   beforeAll(async () => {
@@ -42,8 +44,7 @@ describe('logs', () => {
         cb();
       },
     });
-    app = await buildServer({ catalog, logLevel: 'trace', logStream: logStream as never, security: { bootstrapOut: { write: (t: string) => (bootstrap += t) } } });
-    base = await app.listen({ host: '127.0.0.1', port: 0 });
+    ({ app, base, call: http } = await startServer({ catalog, logLevel: 'trace', logStream: logStream as never, security: { bootstrapOut: { write: (t: string) => (bootstrap += t) } } }));
   });
   afterAll(async () => {
     for (const m of LOG_MODULES) if (m !== 'http') setModuleLevel(m, 'info');
@@ -52,15 +53,7 @@ describe('logs', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const call = async (method: string, path: string, token: string, body?: unknown) => {
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : null, text };
-  };
+  const call = (method: string, path: string, token: string, body?: unknown) => http(method, path, body, bearer(token));
 
   it('never logs secrets, and names the principal on request lines', async () => {
     const admin = /Bearer (lhk_\S+)/.exec(bootstrap)?.[1];
@@ -71,7 +64,7 @@ describe('logs', () => {
       const r = await call('PUT', '/api/v1/admin/log-levels', admin!, { module, level: 'trace' });
       expect(r.status, r.text).toBe(200);
     }
-    expect((await call('GET', '/api/v1/admin/log-levels', admin!)).body).toEqual({ http: 'trace', ingest: 'trace', alerts: 'trace' });
+    expect((await call('GET', '/api/v1/admin/log-levels', admin!)).body).toEqual({ http: 'trace', ingest: 'trace', alerts: 'trace', scheduler: 'trace' });
     expect((await call('PUT', '/api/v1/admin/log-levels', admin!, { module: 'nope', level: 'trace' })).status).toBe(400);
     expect((await call('PUT', '/api/v1/admin/log-levels', admin!, { module: 'ingest', level: 'loud' })).status).toBe(400);
 
@@ -156,5 +149,37 @@ describe('logs', () => {
     expect((await call('PUT', '/api/v1/admin/log-levels', admin, { module: 'alerts', level: 'warn' })).status).toBe(200);
     moduleLogger('alerts').info({}, 'alerts-info');
     expect(seen('alerts-info')).toHaveLength(0);
+  });
+
+  it('logs failed scheduled runs under the scheduler module, at its own runtime level', async () => {
+    const admin = /Bearer (lhk_\S+)/.exec(bootstrap)![1];
+    const sched = startScheduler(catalog, null, { app, pollMs: 100 });
+    try {
+      const job = await call('POST', '/api/v1/schedules', admin, { name: 'broken', kind: 'sql', params: { sql: 'SELECT * FROM db.no_such_table' }, intervalSeconds: 86_400 });
+      expect(job.status, job.text).toBe(201);
+      const failedRun = async () => {
+        const run = await call('POST', `/api/v1/schedules/${job.body.id}/run`, admin);
+        for (const t0 = Date.now(); Date.now() - t0 < 30_000; await new Promise((r) => setTimeout(r, 100))) {
+          const r = await call('GET', `/api/v1/schedules/runs/${run.body.id}`, admin);
+          if (r.body.status === 'failed') return run.body.id as string;
+        }
+        throw new Error('the run did not fail in time');
+      };
+      const lines = () =>
+        out
+          .join('')
+          .split('\n')
+          .filter((l) => l.includes('scheduler: run failed'))
+          .map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect((await call('PUT', '/api/v1/admin/log-levels', admin, { module: 'scheduler', level: 'info' })).status).toBe(200);
+      const first = await failedRun();
+      expect(lines().find((l) => l.run === first)).toMatchObject({ module: 'scheduler', job: job.body.id, name: 'broken', kind: 'sql', level: 40 });
+      // At level error the warning is muted; the other modules are unaffected.
+      expect((await call('PUT', '/api/v1/admin/log-levels', admin, { module: 'scheduler', level: 'error' })).status).toBe(200);
+      const second = await failedRun();
+      expect(lines().filter((l) => l.run === second)).toEqual([]);
+    } finally {
+      await sched.stop();
+    }
   });
 });

@@ -9,12 +9,17 @@ import { startReceiver } from '../observability/support.js';
 
 /**
  * Data quality inside a real streaming ingestion job (defined and run through the API, real Kafka
- * broker): normal batches build the table's baseline, then a batch with 40 % nulls in one column
+ * broker): normal batches build the table's baseline (none of them flagged: false positives are
+ * counted from the quality results table and reported), then a batch with 40 % nulls in one column
  * is flagged and — quarantine on — lands on the `quarantine` branch while main's offsets still
- * move past it (a restart does not replay it), and the anomaly alert reaches a real webhook.
+ * move past it (a restart does not replay it), and the anomaly alert reaches a real webhook; then
+ * a batch with 10× the rows is flagged and quarantined the same way.
+ *
+ * Size: the issue's 200 normal batches (LAKEHOUSE_DQ_NORMAL_BATCHES overrides; the baseline gives
+ * verdicts after 24 samples); ~30 s on 2 cores.
  */
 const BATCH = 200;
-const NORMAL_BATCHES = 26; // the baseline gives verdicts after 24 samples
+const NORMAL_BATCHES = Number(process.env.LAKEHOUSE_DQ_NORMAL_BATCHES ?? 200);
 
 async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
   const t0 = Date.now();
@@ -51,7 +56,7 @@ describe('data quality in a Kafka ingestion job', () => {
     await kafka?.stop();
   });
 
-  it('quarantines the 40 %-null batch on a branch, keeps offsets exactly-once, and alerts a webhook', async () => {
+  it('quarantines the 40 %-null and the 10× batch on a branch, keeps offsets exactly-once, and alerts a webhook', async () => {
     const topic = 'quality-orders';
     const ident = { namespace: ['dq'], name: 'orders' };
     const metrics = new Metrics({ defaultMetrics: false });
@@ -97,9 +102,9 @@ describe('data quality in a Kafka ingestion job', () => {
     await producer.connect();
     const rnd = prng(8);
     let next = 0;
-    const produceBatch = async (nullRatio: number) => {
+    const produceBatch = async (nullRatio: number, size = BATCH) => {
       const messages = [];
-      for (let i = 0; i < BATCH; i++, next++) {
+      for (let i = 0; i < size; i++, next++) {
         const email = rnd() < nullRatio ? null : `user${next}@example.com`;
         messages.push({ key: `k${next}`, value: JSON.stringify({ id: next, email, amount: Math.round(rnd() * 10_000) / 100 }) });
       }
@@ -112,12 +117,17 @@ describe('data quality in a Kafka ingestion job', () => {
 
     try {
       expect((await s.call('POST', `${path}/start`)).body.state).toBe('running');
-      // Normal batches, null ratio 2-5 % in `email`.
-      for (let b = 0; b < NORMAL_BATCHES; b++) {
-        await produceBatch(0.02 + 0.03 * rnd());
-        await caughtUp();
-      }
-      expect(await mainRows()).toBe(NORMAL_BATCHES * BATCH);
+      // Normal batches, null ratio 2-5 % in `email`, produced at once: the job cuts its backlog
+      // into batches of exactly maxRecords.
+      for (let b = 0; b < NORMAL_BATCHES; b++) await produceBatch(0.02 + 0.03 * rnd());
+      await waitFor('normal batches', async () => (await status()).totalLag === '0' && (await mainRows()) === NORMAL_BATCHES * BATCH, 240_000);
+      const normal = await s.catalog.loadTable(ident);
+      const appended = normal.metadata.snapshots.map((x) => (x.summary as unknown as Record<string, string>)['added-records']).filter(Boolean);
+      expect(appended).toEqual(Array(NORMAL_BATCHES).fill(String(BATCH)));
+      const falsePositives = await s.call('POST', '/api/v1/queries', { sql: "SELECT count(DISTINCT batch_id) FROM dq.orders__quality WHERE kind = 'anomaly'" });
+      expect(falsePositives.status, falsePositives.text).toBe(200);
+      console.log(`data quality: ${falsePositives.body.rows[0][0]} false positives in ${NORMAL_BATCHES} normal batches`);
+      expect(Number(falsePositives.body.rows[0][0])).toBe(0);
       const before = await s.catalog.loadTable(ident);
       expect(before.metadata.refs.quarantine).toBeUndefined();
       expect(receiver.requests).toHaveLength(0); // no false positive, no failed check
@@ -162,6 +172,24 @@ describe('data quality in a Kafka ingestion job', () => {
       const q = await s.call('POST', '/api/v1/queries', { sql: "SELECT count(*) AS n FROM dq.orders__quality WHERE kind = 'anomaly' AND name = 'null_ratio:email'" });
       expect(q.status, q.text).toBe(200);
       expect(Number(q.body.rows[0][0])).toBeGreaterThanOrEqual(1);
+
+      // A batch with 10× the rows (the job now cuts batches at 10 × BATCH records): flagged on
+      // row_count, quarantined on top of the first quarantined batch, alerted.
+      expect((await s.call('POST', `${path}/stop`)).body.state).toBe('stopped');
+      const bigger = await s.call('PUT', path, { ...def, mapping: { commit: { maxRecords: 10 * BATCH, intervalMs: 600_000 } } });
+      expect(bigger.status, bigger.text).toBe(200);
+      expect((await s.call('POST', `${path}/start`)).body.state).toBe('running');
+      await produceBatch(0.03, 10 * BATCH);
+      await caughtUp();
+      const big = await s.catalog.loadTable(ident);
+      const bigRef = big.metadata.refs.quarantine;
+      expect(bigRef['snapshot-id']).not.toBe(qRef['snapshot-id']);
+      const bigSnap = big.metadata.snapshots.find((x) => x['snapshot-id'] === bigRef['snapshot-id'])!;
+      const bigSummary = bigSnap.summary as unknown as Record<string, string>;
+      expect(bigSummary['added-records']).toBe(String(10 * BATCH));
+      expect(bigSummary['lakehouse.quarantine.reason']).toContain('row_count');
+      expect(await mainRows()).toBe((NORMAL_BATCHES + 1) * BATCH);
+      await waitFor('row_count webhook', async () => receiver.requests.find((r) => r.body.includes('DataQualityAnomaly') && r.body.includes('"metric":"row_count"')), 30_000);
     } finally {
       await s.call('POST', `${path}/stop`);
       await producer.disconnect();

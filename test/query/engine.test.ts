@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DuckDBConnection } from '@duckdb/node-api';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openSqlCatalog } from '../../src/catalog/open-catalog.js';
 import type { SqlCatalog } from '../../src/catalog/sql-catalog.js';
 import { Duck } from '../../src/duck/db.js';
@@ -135,4 +136,33 @@ describe('SQL query engine', () => {
       await expect(engine.query(sql), sql).rejects.toMatchObject({ code: expect.stringMatching(/UNSUPPORTED_OPERATION|BAD_REQUEST|NO_SUCH_TABLE/) });
     }
   });
+
+  it('a cancel that lands just as DuckDB is handed the statement still stops it', async () => {
+    // DuckDB drops an interrupt that arrives before its worker has begun the statement (measured:
+    // a 10^12-row join then runs on); abort right after the hand-off, in the same tick or the next
+    // microtask, several times since the worker's start is a race.
+    let abort = () => {};
+    let trial = 0;
+    const original = DuckDBConnection.prototype.runAndReadAll;
+    const spy = vi.spyOn(DuckDBConnection.prototype, 'runAndReadAll').mockImplementation(function (this: DuckDBConnection, ...args) {
+      const p = original.apply(this, args);
+      if (/^SELECT sum\(a\.range/.test(String(args[0]))) {
+        if (trial % 2 === 0) abort();
+        else void Promise.resolve().then(abort);
+      }
+      return p;
+    });
+    try {
+      for (trial = 0; trial < 8; trial++) {
+        const controller = new AbortController();
+        abort = () => controller.abort();
+        const t0 = Date.now();
+        const q = engine.query('SELECT sum(a.range * b.range) FROM range(1000000) a, range(1000000) b', { signal: controller.signal });
+        await expect(q).rejects.toMatchObject({ code: 'QUERY_CANCELLED' });
+        expect(Date.now() - t0, `trial ${trial}`).toBeLessThan(10_000);
+      }
+    } finally {
+      spy.mockRestore();
+    }
+  }, 120_000);
 });

@@ -55,7 +55,13 @@ describe('scheduler: exactly once across runners (PostgreSQL)', () => {
     await sleep(Math.max(0, until - Date.now()));
     // Let the backlog drain (queue concurrency), then stop B.
     const survivor = alive.id;
-    await waitFor(async () => (await storeA.listRuns({ jobId: job.id, status: ['queued', 'running'], until: until })).length === 0, 10_000, 100);
+    // Every slot due by `until` has its run (the last one may still be claimed a poll later on a
+    // loaded machine) and none is queued or running any more.
+    const due = slotsBetween(job, job.cursorMs, until).slots.length;
+    await waitFor(async () => {
+      const rs = await storeA.listRuns({ jobId: job.id, until: until + 1 });
+      return rs.length >= due && rs.every((r) => r.status !== 'queued' && r.status !== 'running');
+    }, 10_000, 100);
     await alive.stop();
 
     const slots = slotsBetween(job, job.cursorMs, until).slots;

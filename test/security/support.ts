@@ -2,10 +2,10 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { buildServer } from '../../src/api/server.js';
 import { openSqlCatalog } from '../../src/catalog/open-catalog.js';
 import type { SqlCatalog } from '../../src/catalog/sql-catalog.js';
 import { securityOf, type SecurityOptions, type SecurityRuntime } from '../../src/security/http.js';
+import { bearer, jsonOrText, startServer, stringsAsIs } from '../support/http.js';
 
 /** A listening server with authentication on, over a temp SQLite catalog; the bootstrap admin key captured. */
 export interface SecureServer {
@@ -27,29 +27,13 @@ export async function startSecureServer(security: SecurityOptions = {}, opts: { 
   mkdirSync(`${dir}/wh`);
   const catalog = await openSqlCatalog({ storeUrl: opts.catalogUrl ?? `sqlite:${dir}/catalog.db`, warehouse: `${dir}/wh` });
   let bootstrapText = '';
-  const app = await buildServer({
-    catalog,
-    logLevel: 'silent',
-    security: { ...security, bootstrapOut: { write: (t: string) => (bootstrapText += t) } },
-    tls: opts.tls,
-  });
-  const base = await app.listen({ host: '127.0.0.1', port: 0 });
+  const { app, base, call: http } = await startServer(
+    { catalog, logLevel: 'silent', security: { ...security, bootstrapOut: { write: (t: string) => (bootstrapText += t) } }, tls: opts.tls },
+    { parse: jsonOrText, encode: stringsAsIs },
+  );
   const adminKey = /Bearer (lhk_\S+)/.exec(bootstrapText)?.[1] ?? '';
   const adminCredential = /credential=(\S+)/.exec(bootstrapText)?.[1] ?? '';
-  const call: SecureServer['call'] = async (method, path, o = {}) => {
-    const headers: Record<string, string> = { ...(o.headers ?? {}) };
-    if (o.token !== undefined) headers.authorization = `Bearer ${o.token}`;
-    if (o.body !== undefined) headers['content-type'] ??= 'application/json';
-    const res = await fetch(`${base}${path}`, { method, headers, body: o.body === undefined ? undefined : typeof o.body === 'string' ? o.body : JSON.stringify(o.body) });
-    const text = await res.text();
-    let parsed: unknown = null;
-    try {
-      parsed = text ? JSON.parse(text) : null;
-    } catch {
-      parsed = text;
-    }
-    return { status: res.status, body: parsed, headers: res.headers, text };
-  };
+  const call: SecureServer['call'] = (method, path, o = {}) => http(method, path, o.body, { ...o.headers, ...(o.token === undefined ? {} : bearer(o.token)) });
   return {
     dir,
     catalog,

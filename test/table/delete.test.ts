@@ -127,6 +127,23 @@ describe('row-level deletes and overwrites', () => {
     expect(deleted[0].manifest.deletedFilesCount).toBe(1);
   });
 
+  it('a delete touching the files of many small commits merges their manifests into one', async () => {
+    const batches = Array.from({ length: 12 }, (_, i) => [i * 10, i * 10 + 10] as [number, number]);
+    const { ident, t: before } = await table({ batches });
+    expect((await manifestEntries(before)).manifests).toHaveLength(12);
+    // The first six commits' files go whole; none is touched partly.
+    const t = await deleteWhere(catalog, ident, duck, 'id < 60');
+    expect(await ids(t)).toEqual(range(60, 120));
+    const { manifests, entries } = await manifestEntries(t);
+    // Six untouched manifests carried as they were, plus one merged manifest for the six touched.
+    expect(manifests).toHaveLength(7);
+    const merged = manifests.filter((m) => m.deletedFilesCount > 0);
+    expect(merged).toHaveLength(1);
+    expect(merged[0].deletedFilesCount).toBe(6);
+    const live = entries.filter((e) => e.entry.status !== ManifestEntryStatus.DELETED);
+    expect(live.map((e) => e.entry.dataFile.recordCount).reduce((a, b) => a + b, 0n)).toBe(60n);
+  });
+
   it('writes a position delete file for a partly matching file, and never re-deletes rows', async () => {
     const { ident } = await table();
     let t = await deleteWhere(catalog, ident, duck, 'id % 10 = 0');

@@ -6,6 +6,7 @@ import { lakehouseError } from '../../core/errors.js';
 import { stringifyJson } from '../../core/json.js';
 import type { Catalog } from '../../catalog/catalog.js';
 import type { Namespace, TableIdent } from '../../catalog/store.js';
+import type { CredentialVendor } from './credentials.js';
 import type { IdempotencyCache } from './idempotency.js';
 import { IdempotencyHeaders } from './schemas.js';
 
@@ -20,6 +21,8 @@ export interface RestContext {
   idempotency: IdempotencyCache;
   /** Spec endpoint strings ("GET /v1/{prefix}/namespaces") of every route registered. */
   endpoints: string[];
+  /** Vends short-lived S3 credentials on request (X-Iceberg-Access-Delegation); absent: none are vended. */
+  vendor?: CredentialVendor;
 }
 
 /** Path params arrive decoded once (Fastify); levels are split on %1F. */

@@ -48,6 +48,10 @@ export function registerConfigRoute(app: FastifyInstance, ctx: RestContext): voi
 
 export function registerNamespaceRoutes(app: FastifyInstance, ctx: RestContext): void {
   const { catalog } = ctx;
+  // Without a stored `location`, where the namespace's tables go by default is reported as one (as
+  // Lakekeeper and Polaris do): Trino places new tables under it (docs/engines.md).
+  const withLocation = (ns: string[], properties: Record<string, string>): Record<string, string> =>
+    properties.location || !catalog.defaultNamespaceLocation ? properties : { ...properties, location: catalog.defaultNamespaceLocation(ns) };
 
   defineRoute(app, ctx, {
     method: 'GET',
@@ -84,7 +88,7 @@ export function registerNamespaceRoutes(app: FastifyInstance, ctx: RestContext):
       const b = req.body as { namespace: string[]; properties?: Record<string, string> };
       const properties = b.properties ?? {};
       await catalog.createNamespace(b.namespace, properties);
-      return sendJson(reply, 200, { namespace: b.namespace, properties });
+      return sendJson(reply, 200, { namespace: b.namespace, properties: withLocation(b.namespace, properties) });
     },
   });
 
@@ -98,7 +102,7 @@ export function registerNamespaceRoutes(app: FastifyInstance, ctx: RestContext):
     response: { 200: GetNamespaceResponse, ...errors(404) },
     handler: async (req, reply) => {
       const ns = parseNamespace((req.params as { namespace: string }).namespace);
-      return sendJson(reply, 200, { namespace: ns, properties: await catalog.loadNamespace(ns) });
+      return sendJson(reply, 200, { namespace: ns, properties: withLocation(ns, await catalog.loadNamespace(ns)) });
     },
   });
 

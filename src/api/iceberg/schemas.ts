@@ -367,7 +367,7 @@ export const IdempotencyHeaders = Type.Object({
   ),
 });
 export const DataAccessHeader = Type.Optional(
-  Type.String({ description: 'X-Iceberg-Access-Delegation: comma-separated delegated access mechanisms (vended-credentials, remote-signing). Accepted and ignored: this catalog vends no credentials.' }),
+  Type.String({ description: 'X-Iceberg-Access-Delegation: comma-separated delegated access mechanisms (vended-credentials, remote-signing). With vended-credentials, tables on S3 come with short-lived credentials scoped to their location when the service has credential vending configured; remote-signing is not supported.' }),
 );
 
 /** Standard error responses of the spec, by status. */

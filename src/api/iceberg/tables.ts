@@ -8,6 +8,8 @@ import { parseTableRequirements } from '../../iceberg/requirements.js';
 import type { Schema } from '../../iceberg/schema.js';
 import type { SortOrder } from '../../iceberg/sort-order.js';
 import { newTableMetadata, parseTableUpdate, parseTableUpdates, type UnboundPartitionSpec } from '../../iceberg/updates.js';
+import { storageCredentialsFor } from './credentials-access.js';
+import { wantsVendedCredentials, type StorageCredential } from './credentials.js';
 import { defineRoute, etagOf, identOf, need, noContent, notModified, parseNamespace, sendJson, type RestContext } from './common.js';
 import { NamespacePathParams, pageOf } from './namespaces.js';
 import {
@@ -33,9 +35,14 @@ function serializeForMode(md: TableMetadata, mode: SnapshotMode): object {
   return out;
 }
 
-function sendLoaded(reply: FastifyReply, t: LoadedTable, mode: SnapshotMode = 'all'): FastifyReply {
+function sendLoaded(reply: FastifyReply, t: LoadedTable, mode: SnapshotMode = 'all', creds: StorageCredential[] = []): FastifyReply {
   reply.header('etag', etagOf(t.metadataLocation, mode));
-  return sendJson(reply, 200, { 'metadata-location': t.metadataLocation, metadata: serializeForMode(t.metadata, mode), config: {} });
+  return sendJson(reply, 200, { 'metadata-location': t.metadataLocation, metadata: serializeForMode(t.metadata, mode), ...credentialFields(creds) });
+}
+
+/** Vended credentials go in `storage-credentials` and, for clients older than that field, in `config` too. */
+function credentialFields(creds: StorageCredential[]): { config: Record<string, string>; 'storage-credentials'?: StorageCredential[] } {
+  return creds.length === 0 ? { config: {} } : { config: { ...creds[0].config }, 'storage-credentials': creds };
 }
 
 /** Re-raises a parse error of part of a request as a 400 naming the field. */
@@ -115,13 +122,16 @@ export function registerTableRoutes(app: FastifyInstance, ctx: RestContext): voi
         location: typeof b.location === 'string' && b.location ? b.location.replace(/\/+$/, '') : catalog.defaultTableLocation(id),
         properties: b.properties ?? {},
       });
+      const vend = wantsVendedCredentials(req.headers['x-iceberg-access-delegation']);
       if (b['stage-create'] === true) {
         // Nothing is committed: the create completes with a commit carrying assert-create.
         await catalog.loadNamespace(ns);
         if (await catalog.tableExists(id)) throw lakehouseError('ALREADY_EXISTS', `Table already exists: ${[...ns, b.name].join('.')}`);
-        return sendJson(reply, 200, { 'metadata-location': null, metadata: serializeTableMetadata(md), config: {} });
+        const creds = vend ? await storageCredentialsFor(req, ctx, id, md.location, true) : [];
+        return sendJson(reply, 200, { 'metadata-location': null, metadata: serializeTableMetadata(md), ...credentialFields(creds) });
       }
-      return sendLoaded(reply, await catalog.createTable(id, md));
+      const created = await catalog.createTable(id, md);
+      return sendLoaded(reply, created, 'all', vend ? await storageCredentialsFor(req, ctx, id, created.metadata.location, true) : []);
     },
   });
 
@@ -168,10 +178,12 @@ export function registerTableRoutes(app: FastifyInstance, ctx: RestContext): voi
     response: { 200: LoadTableResult, 304: Type.Null({ description: 'Not Modified' }), ...errors(404) },
     handler: async (req, reply) => {
       const mode = ((req.query as { snapshots?: SnapshotMode }).snapshots ?? 'all') as SnapshotMode;
-      const t = await catalog.loadTable(tableIdent(req.params));
+      const id = tableIdent(req.params);
+      const t = await catalog.loadTable(id);
       const etag = etagOf(t.metadataLocation, mode);
       if (notModified(req, etag)) return reply.code(304).header('etag', etag).send();
-      return sendLoaded(reply, t, mode);
+      const vend = wantsVendedCredentials(req.headers['x-iceberg-access-delegation']);
+      return sendLoaded(reply, t, mode, vend ? await storageCredentialsFor(req, ctx, id, t.metadata.location) : []);
     },
   });
 
@@ -253,7 +265,9 @@ export function registerTableRoutes(app: FastifyInstance, ctx: RestContext): voi
     path: '/namespaces/{namespace}/tables/{table}/credentials',
     operationId: 'loadCredentials',
     summary: 'Load vended credentials for a table from the catalog',
-    description: 'This catalog does not vend credentials: the list is always empty.',
+    description:
+      'Short-lived S3 credentials scoped to the table location (STS AssumeRole with a session policy: read-only, or read-write for a ' +
+      'caller that may write the table). Empty when the service has no credential vending configured or the table is not on S3.',
     params: TablePathParams,
     response: {
       200: Type.Object({ 'storage-credentials': Type.Array(Type.Object({ prefix: Type.String(), config: Type.Record(Type.String(), Type.String()) })) }),
@@ -261,8 +275,8 @@ export function registerTableRoutes(app: FastifyInstance, ctx: RestContext): voi
     },
     handler: async (req, reply) => {
       const id = tableIdent(req.params);
-      if (!(await catalog.tableExists(id))) throw lakehouseError('NO_SUCH_TABLE', `Table does not exist: ${[...id.namespace, id.name].join('.')}`);
-      return sendJson(reply, 200, { 'storage-credentials': [] });
+      const t = await catalog.loadTable(id);
+      return sendJson(reply, 200, { 'storage-credentials': await storageCredentialsFor(req, ctx, id, t.metadata.location) });
     },
   });
 

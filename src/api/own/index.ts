@@ -9,7 +9,10 @@ import { registerScheduleRoutes } from './schedules.js';
 import { registerQueryRoutes } from './queries.js';
 import { registerSourceRoutes } from './sources.js';
 import { OwnStore } from './store.js';
+import { registerTableHealthRoute } from './table-health.js';
 import { registerTableRoutes } from './tables.js';
+import { sqlStoreOf } from '../../catalog/sql-store-of.js';
+import { registerExternalSourceRoutes } from '../../federation/routes.js';
 
 export interface OwnApiOptions {
   catalog: Catalog;
@@ -29,8 +32,10 @@ export async function ownApi(app: FastifyInstance, opts: OwnApiOptions): Promise
     }
   });
   registerTableRoutes(app, opts.catalog);
+  registerTableHealthRoute(app, opts.catalog);
   registerIngestRoutes(app, opts.catalog, opts.store);
   registerQueryRoutes(app, opts.catalog);
+  registerExternalSourceRoutes(app, opts.catalog);
   if (opts.store) {
     registerSourceRoutes(app, opts.store);
     registerJobRoutes(app, opts.store);
@@ -45,7 +50,7 @@ export async function ownApi(app: FastifyInstance, opts: OwnApiOptions): Promise
 
 /** The own store over a SqlCatalog's database, or null for other catalogs. */
 export function ownStoreFor(catalog: Catalog): OwnStore | null {
-  const store = (catalog as unknown as { store?: { db?: unknown; catalogName?: string } }).store;
-  if (!store?.db || !store.catalogName) return null;
+  const store = sqlStoreOf(catalog);
+  if (!store) return null;
   return new OwnStore(store.db as never, store.catalogName);
 }

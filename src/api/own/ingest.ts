@@ -13,6 +13,7 @@ import { jobManagerFor } from '../../ingest/job-manager.js';
 import type { RecordMapping } from '../../ingest/mapping.js';
 import { Id, NameParam, NamespaceParam, responses, send, tableIdent } from './common.js';
 import type { OwnStore } from './store.js';
+import { sourceAccess } from '../../ingest/batch/source-location.js';
 
 /**
  * Batch ingestion into a table (file upload, rows, a file in storage) and the run operations of
@@ -79,6 +80,7 @@ const Run = Type.Object({
   rowsCommitted: Type.Integer(),
   deadLetters: Type.Integer(),
   commits: Type.Integer(),
+  lastCommitAt: Type.Union([Type.String(), Type.Null()]),
   error: Type.Optional(Type.String()),
 });
 const ResetBody = Type.Union(
@@ -99,23 +101,6 @@ function pickFormat(explicit: string | undefined, name: string): BatchFormat {
   if (!f) throw lakehouseError('VALIDATION_FAILED', `cannot tell the format of ${JSON.stringify(name)}: give format (csv, json, ndjson, parquet)`);
   if (!BATCH_FORMATS.includes(f as BatchFormat)) throw lakehouseError('VALIDATION_FAILED', `unknown format ${f}`);
   return f as BatchFormat;
-}
-
-const normalise = (loc: string) => loc.replace(/^file:\/\//, '').replace(/^s3a:/, 's3:').replace(/\/+$/, '');
-
-/**
- * from-storage reads only under the warehouse or a registered storage source (so the endpoint
- * cannot be used to read arbitrary server files), and never through `..` segments.
- */
-async function checkReadable(catalog: Catalog, store: OwnStore | null, location: string): Promise<void> {
-  const loc = normalise(location);
-  if (loc.split('/').includes('..')) throw lakehouseError('VALIDATION_FAILED', 'location must not contain .. segments');
-  const probe = catalog.defaultTableLocation({ namespace: ['__lh_probe'], name: '__lh_probe' });
-  const roots = [normalise(probe.slice(0, probe.indexOf('/__lh_probe')))];
-  if (store) for (const src of await store.listSources('storage')) roots.push(normalise(String(src.config.uri)));
-  if (!roots.some((r) => r !== '' && loc.startsWith(`${r}/`))) {
-    throw lakehouseError('VALIDATION_FAILED', `location ${location} is not under the warehouse or a registered storage source (/api/v1/sources/storage)`);
-  }
 }
 
 export function registerIngestRoutes(app: FastifyInstance, catalog: Catalog, store: OwnStore | null): void {
@@ -205,14 +190,18 @@ export function registerIngestRoutes(app: FastifyInstance, catalog: Catalog, sto
       if (!(await catalog.tableExists(ident))) throw lakehouseError('NOT_FOUND', `table ${[...ident.namespace, ident.name].join('.')} does not exist`);
       const t = await catalog.loadTable(ident);
       const format = pickFormat(b.format, b.location);
-      await checkReadable(catalog, store, b.location);
+      // Only under the warehouse or a registered storage source (read with that source's
+      // credentials), so the endpoint cannot read arbitrary files of the service host.
+      const access = sourceAccess(catalog, t, store ? await store.listSources('storage') : [], b.location);
       let path: string;
       try {
-        if (!(await t.io.exists(b.location))) throw lakehouseError('NOT_FOUND', `no file at ${b.location}`);
-        path = await t.io.localPath(b.location);
+        if (!(await access.io.exists(b.location))) throw lakehouseError('NOT_FOUND', `no file at ${b.location}`);
+        path = await access.io.localPath(b.location);
       } catch (e) {
         if (isLakehouseError(e)) throw e;
         throw lakehouseError('BAD_REQUEST', `cannot read ${b.location}: ${(e as Error).message}`);
+      } finally {
+        access.close();
       }
       const res = await ingestFile({ catalog, table: ident, mapping: b.mapping as RecordMapping | undefined, sourceLabel: b.location }, path, format, csvOptions(b));
       return send(reply, 200, res);
@@ -251,7 +240,7 @@ export function registerIngestRoutes(app: FastifyInstance, catalog: Catalog, sto
   app.get('/ingestion-jobs/:id/status', { schema: { tags, summary: 'Job status: state, per-partition lag, rows/s, last commit, errors', params: IdParams, response: responses({ 200: JobStatus }) } }, async (req, reply) =>
     send(reply, 200, await jobs().status((req.params as { id: string }).id)),
   );
-  app.get('/ingestion-jobs/:id/runs', { schema: { tags, summary: 'Run history of a job (this process, newest first)', params: IdParams, response: responses({ 200: Type.Object({ runs: Type.Array(Run) }) }) } }, async (req, reply) =>
+  app.get('/ingestion-jobs/:id/runs', { schema: { tags, summary: 'Run history of a job (persisted in the catalog store; newest first)', params: IdParams, response: responses({ 200: Type.Object({ runs: Type.Array(Run) }) }) } }, async (req, reply) =>
     send(reply, 200, { runs: await jobs().history((req.params as { id: string }).id) }),
   );
 }

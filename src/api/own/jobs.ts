@@ -6,6 +6,7 @@ import { ENRICHMENT_COLUMNS } from '../../ingest/mapping.js';
 import { validateCheckSpecs } from '../../quality/checks.js';
 import { Id, NameParam, NamespaceParam, responses, send } from './common.js';
 import type { JobRecord, OwnStore } from './store.js';
+import { requestAuth } from '../../security/http.js';
 
 /**
  * Ingestion job definitions: which Kafka source and topics (a list and/or a pattern) feed which
@@ -148,7 +149,7 @@ export function registerJobRoutes(app: FastifyInstance, store: OwnStore): void {
   app.post('/ingestion-jobs', { schema: { tags, summary: 'Define an ingestion job', body: JobInput, response: responses({ 201: JobOutput }) } }, async (req, reply) => {
     const b = req.body as JobIn;
     await validate(b);
-    return send(reply, 201, view(await store.createJob(b.name, b.sourceId, definition(b))));
+    return send(reply, 201, view(await store.createJob(b.name, b.sourceId, definition(b), requestAuth(req)?.principal ?? null)));
   });
   app.get('/ingestion-jobs/:id', { schema: { tags, summary: 'Describe an ingestion job', params: IdParams, response: responses({ 200: JobOutput }) } }, async (req, reply) => {
     const rec = await store.getJob((req.params as { id: string }).id);
@@ -164,7 +165,7 @@ export function registerJobRoutes(app: FastifyInstance, store: OwnStore): void {
       if (!prev) throw lakehouseError('NOT_FOUND', `no ingestion job ${id}`);
       const b = keepRegistryPassword(req.body as JobIn, prev);
       await validate(b);
-      return send(reply, 200, view(await store.updateJob(id, b.name, b.sourceId, definition(b))));
+      return send(reply, 200, view(await store.updateJob(id, b.name, b.sourceId, definition(b), requestAuth(req)?.principal ?? null)));
     },
   );
   app.delete('/ingestion-jobs/:id', { schema: { tags, summary: 'Delete an ingestion job definition', params: IdParams, response: responses({ 204: Type.Null() }) } }, async (req, reply) => {

@@ -4,11 +4,13 @@ import type { Catalog } from '../../catalog/catalog.js';
 import { lakehouseError } from '../../core/errors.js';
 import { ARROW_FILE, ARROW_STREAM, toArrowIpc, type ArrowFormat } from '../../query/arrow.js';
 import { QueryEngine } from '../../query/engine.js';
-import { csvHeader, csvRows } from '../../query/formats.js';
+import { createReadStream } from 'node:fs';
+import { csvHeader, csvRows, PARQUET, toParquetFile } from '../../query/formats.js';
 import { QueryHistoryStore, type HistoryEntry as StoredEntry, type HistoryStatus } from '../../query/history-store.js';
 import { QueryManager, type QueryManagerOptions, type QueryRecord } from '../../query/query-manager.js';
 import { ErrorResponse, NamespaceParam, parseNamespace, send, SnapshotId } from './common.js';
 import { auditColumns, auditResource, authorizerFor, requestAuth } from '../../security/index.js';
+import { sqlStoreOf } from '../../catalog/sql-store-of.js';
 
 /**
  * SQL queries: `POST /queries` runs one statement (SELECT, or a write: INSERT / CTAS / DELETE /
@@ -50,6 +52,21 @@ const Stats = Type.Object({
   totalBytes: Type.Integer(),
   planningMs: Type.Integer(),
   executionMs: Type.Integer(),
+  external: Type.Optional(
+    Type.Array(
+      Type.Object({
+        table: Type.String({ description: '<source>.<schema>.<table>' }),
+        kind: Type.String(),
+        columns: Type.Array(Type.String(), { description: 'Columns fetched (projection pushdown)' }),
+        sql: Type.String({ description: 'The statement sent to the source (PostgreSQL: $n placeholders) or run over the files' }),
+        params: Type.Array(Type.String()),
+        filterPushed: Type.Boolean(),
+        rows: Type.Optional(Type.Integer({ description: 'Rows loaded (absent when a row filter applies)' })),
+        ms: Type.Integer(),
+      }),
+      { description: 'External tables read (federated SQL)' },
+    ),
+  ),
 });
 const QueryError = Type.Object({ code: Type.String({ description: 'Error code, e.g. BAD_REQUEST, QUERY_TIMEOUT' }), message: Type.String() });
 const Page = {
@@ -97,6 +114,7 @@ const otherContent = {
   'text/csv': { schema: Type.String({ description: 'RFC 4180 CSV; header row on the first page; next page token in X-Next-Page-Token' }) },
   [ARROW_STREAM]: { schema: Type.String({ format: 'binary', description: 'Arrow IPC stream of the page (schema from DuckDB types: BIGINT→Int64, DECIMAL→Decimal128, TIMESTAMPTZ→Timestamp(µs, UTC), …); next page token in X-Next-Page-Token' }) },
   [ARROW_FILE]: { schema: Type.String({ format: 'binary', description: 'Arrow IPC file of the page' }) },
+  [PARQUET]: { schema: Type.String({ format: 'binary', description: 'Parquet file of the page with the DuckDB column types (nested BLOB/MAP/UNION values answer 406: use Arrow)' }) },
 };
 const json = (schema: unknown, description: string) => ({ description, content: { 'application/json': { schema }, ...otherContent } });
 
@@ -167,8 +185,8 @@ function parsePageToken(id: string, token: string | undefined): number {
   return Number(m[2]);
 }
 
-type Rendering = 'json' | 'csv' | ArrowFormat;
-const RENDERINGS: Record<string, Rendering> = { 'application/json': 'json', 'text/csv': 'csv', [ARROW_STREAM]: 'stream', [ARROW_FILE]: 'file' };
+type Rendering = 'json' | 'csv' | 'parquet' | ArrowFormat;
+const RENDERINGS: Record<string, Rendering> = { 'application/json': 'json', 'text/csv': 'csv', [ARROW_STREAM]: 'stream', [ARROW_FILE]: 'file', [PARQUET]: 'parquet' };
 
 /** The rendering the `Accept` header prefers (highest q, then first listed); JSON by default. */
 export function negotiate(accept: string | undefined): Rendering {
@@ -184,25 +202,34 @@ export function negotiate(accept: string | undefined): Rendering {
   return best?.r ?? 'json';
 }
 
-/** Sends one page of a finished query as JSON (with `extra` fields), CSV or Arrow IPC. */
-function sendPage(m: QueryManager, req: FastifyRequest, reply: FastifyReply, rec: QueryRecord, offset: number, size: number, extra: Record<string, unknown>): FastifyReply {
+/** Sends one page of a finished query as JSON (with `extra` fields), CSV, Arrow IPC or Parquet. */
+async function sendPage(m: QueryManager, req: FastifyRequest, reply: FastifyReply, rec: QueryRecord, offset: number, size: number, extra: Record<string, unknown>): Promise<FastifyReply> {
   const { rows, next } = m.page(rec, offset, size);
   const columns = rec.result!.columns;
   const token = next === null ? undefined : pageToken(rec.id, next);
   const rendering = negotiate(req.headers.accept);
+  // CSV, Arrow and Parquet pages carry in headers what the JSON body holds in fields (set once
+  // the page is rendered, so a rendering error answers without them).
+  const withPageHeaders = (): FastifyReply => {
+    reply.header('x-query-id', rec.id).header('x-truncated', String(rec.truncated)).header('x-row-count', String(rec.rowCount));
+    if (token) reply.header('x-next-page-token', token);
+    return reply.code(200);
+  };
   if (rendering === 'stream' || rendering === 'file') {
     const arrow = rendering;
     const bytes = toArrowIpc(columns, rec.result!.duckTypes, rows, arrow);
-    reply.header('x-query-id', rec.id).header('x-truncated', String(rec.truncated)).header('x-row-count', String(rec.rowCount));
-    if (token) reply.header('x-next-page-token', token);
-    return reply.code(200).type(arrow === 'stream' ? ARROW_STREAM : ARROW_FILE).send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    return withPageHeaders().type(arrow === 'stream' ? ARROW_STREAM : ARROW_FILE).send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  }
+  if (rendering === 'parquet') {
+    const file = await toParquetFile(columns, rec.result!.duckTypes, rows);
+    const stream = createReadStream(file.path);
+    // Removed once sent or when the client goes away mid-download.
+    stream.on('close', () => void file.cleanup());
+    return withPageHeaders().type(PARQUET).send(stream);
   }
   if (rendering === 'csv') {
-    reply.header('x-query-id', rec.id).header('x-truncated', String(rec.truncated)).header('x-row-count', String(rec.rowCount));
-    if (token) reply.header('x-next-page-token', token);
     const header = offset === 0;
-    return reply
-      .code(200)
+    return withPageHeaders()
       .type(`text/csv; charset=utf-8; header=${header ? 'present' : 'absent'}`)
       .send((header ? csvHeader(columns) : '') + csvRows(rows));
   }
@@ -353,7 +380,7 @@ export function registerQueryRoutes(app: FastifyInstance, catalog: Catalog, opts
 
 /** The persisted history over a SqlCatalog's database, or null for other catalogs (in-memory history). */
 export function historyStoreFor(catalog: Catalog): QueryHistoryStore | null {
-  const store = (catalog as unknown as { store?: { db?: unknown; catalogName?: string } }).store;
-  if (!store?.db || !store.catalogName) return null;
+  const store = sqlStoreOf(catalog);
+  if (!store) return null;
   return new QueryHistoryStore(store.db as never, store.catalogName);
 }

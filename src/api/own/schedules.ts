@@ -5,6 +5,7 @@ import { validateParams, MAINTENANCE_ACTIONS } from '../../scheduler/executors.j
 import { nextSlot, validateSchedule } from '../../scheduler/schedule.js';
 import { SchedulerStore, type JobRecord, type JobSpec, type RunRecord, type RunStatus } from '../../scheduler/store.js';
 import { Id, responses, send } from './common.js';
+import { requestAuth } from '../../security/http.js';
 import type { OwnStore } from './store.js';
 
 /**
@@ -160,7 +161,8 @@ function runView(r: RunRecord): Record<string, unknown> {
   };
 }
 
-function spec(b: ScheduleIn): JobSpec {
+/** `runAs`: the caller, whose privileges the job's runs check (security/run-as.ts); never from the body. */
+function spec(b: ScheduleIn, runAs: string | null = null): JobSpec {
   const tz = b.timezone ?? 'UTC';
   validateSchedule(b.cron, b.intervalSeconds, tz);
   validateParams(b.kind, b.params);
@@ -177,6 +179,7 @@ function spec(b: ScheduleIn): JobSpec {
     intervalSeconds: b.intervalSeconds ?? null,
     timezone: tz,
     owner: b.owner ?? null,
+    runAs,
     description: b.description ?? null,
     enabled: b.enabled ?? true,
     timeoutMs: b.timeoutMs ?? null,
@@ -231,7 +234,7 @@ export function registerScheduleRoutes(app: FastifyInstance, own: OwnStore): voi
     },
   );
   app.post('/schedules', { schema: { tags, summary: 'Create a scheduled job', body: ScheduleInput, response: responses({ 201: ScheduleOutput }) } }, async (req, reply) =>
-    send(reply, 201, view(await store.createJob(spec(req.body as ScheduleIn)))),
+    send(reply, 201, view(await store.createJob(spec(req.body as ScheduleIn, requestAuth(req)?.principal ?? null)))),
   );
   app.get('/schedules/runs', { schema: { tags, summary: 'List runs of all scheduled jobs (newest first)', querystring: RunQuery, response: responses({ 200: Type.Object({ runs: Type.Array(RunOutput) }) }) } }, async (req, reply) =>
     send(reply, 200, { runs: (await store.listRuns(runFilter(req.query as RunQ))).map(runView) }),
@@ -261,7 +264,7 @@ export function registerScheduleRoutes(app: FastifyInstance, own: OwnStore): voi
   app.put(
     '/schedules/:id',
     { schema: { tags, summary: 'Replace a scheduled job', description: 'Changing the schedule restarts it from now (no catch-up of the new schedule).', params: IdParams, body: ScheduleInput, response: responses({ 200: ScheduleOutput }) } },
-    async (req, reply) => send(reply, 200, view(await store.replaceJob((req.params as { id: string }).id, spec(req.body as ScheduleIn)))),
+    async (req, reply) => send(reply, 200, view(await store.replaceJob((req.params as { id: string }).id, spec(req.body as ScheduleIn, requestAuth(req)?.principal ?? null)))),
   );
   app.delete('/schedules/:id', { schema: { tags, summary: 'Delete a scheduled job and its run history', params: IdParams, response: responses({ 204: Type.Null() }) } }, async (req, reply) => {
     await store.deleteJob((req.params as { id: string }).id);

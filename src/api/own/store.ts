@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { lakehouseError } from '../../core/errors.js';
 import { classifyConstraintError } from '../../catalog/sql/sql-store.js';
+import { openSecret, sealSecret } from '../../security/encryption/secrets.js';
 
 /**
  * Persistence of the own API's entities (migration 0002-data-sources) in the catalog database:
@@ -26,6 +27,8 @@ export interface JobRecord {
   name: string;
   sourceId: string;
   definition: Record<string, unknown>;
+  /** The principal that defined the job; its runs check that principal's INSERT (security/run-as.ts). */
+  runAs: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -47,6 +50,7 @@ interface JobsTable {
   name: string;
   source_id: string;
   definition: string;
+  run_as?: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -56,13 +60,22 @@ interface OwnDatabase {
   lakehouse_ingestion_jobs: JobsTable;
 }
 
+// Secret values are sealed with the master key at rest (security/encryption/secrets.ts).
+const sealSecrets = (s: Record<string, string>) => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, sealSecret(v)]));
+const openSecrets = (s: Record<string, string>) => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, openSecret(v)]));
+/** A job definition's one secret, the schema registry password, sealed the same way. */
+function withRegistryPassword(d: Record<string, unknown>, f: (v: string) => string): Record<string, unknown> {
+  const reg = d.schemaRegistry as { password?: unknown } | undefined;
+  return typeof reg?.password === 'string' ? { ...d, schemaRegistry: { ...reg, password: f(reg.password) } } : d;
+}
+
 function toSource(r: SourcesTable): SourceRecord {
   return {
     id: r.id,
     kind: r.kind,
     name: r.name,
     config: JSON.parse(r.config) as Record<string, unknown>,
-    secrets: JSON.parse(r.secrets) as Record<string, string>,
+    secrets: openSecrets(JSON.parse(r.secrets) as Record<string, string>),
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -73,7 +86,8 @@ function toJob(r: JobsTable): JobRecord {
     id: r.id,
     name: r.name,
     sourceId: r.source_id,
-    definition: JSON.parse(r.definition) as Record<string, unknown>,
+    definition: withRegistryPassword(JSON.parse(r.definition) as Record<string, unknown>, openSecret),
+    runAs: r.run_as ?? null,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -125,7 +139,7 @@ export class OwnStore {
       kind,
       name,
       config: JSON.stringify(config),
-      secrets: JSON.stringify(secrets),
+      secrets: JSON.stringify(sealSecrets(secrets)),
       created_at: now,
       updated_at: now,
     };
@@ -138,7 +152,7 @@ export class OwnStore {
     const res = await this.#guard(`${kind} source ${JSON.stringify(name)}`, () =>
       this.db
         .updateTable('lakehouse_data_sources')
-        .set({ name, config: JSON.stringify(config), secrets: JSON.stringify(secrets), updated_at: now })
+        .set({ name, config: JSON.stringify(config), secrets: JSON.stringify(sealSecrets(secrets)), updated_at: now })
         .where('catalog_name', '=', this.catalogName)
         .where('kind', '=', kind)
         .where('id', '=', id)
@@ -184,14 +198,15 @@ export class OwnStore {
     return row ? toJob(row) : null;
   }
 
-  async createJob(name: string, sourceId: string, definition: Record<string, unknown>): Promise<JobRecord> {
+  async createJob(name: string, sourceId: string, definition: Record<string, unknown>, runAs: string | null = null): Promise<JobRecord> {
     const now = new Date().toISOString();
     const row: JobsTable = {
       catalog_name: this.catalogName,
       id: randomUUID(),
       name,
       source_id: sourceId,
-      definition: JSON.stringify(definition),
+      definition: JSON.stringify(withRegistryPassword(definition, sealSecret)),
+      run_as: runAs,
       created_at: now,
       updated_at: now,
     };
@@ -199,11 +214,11 @@ export class OwnStore {
     return toJob(row);
   }
 
-  async updateJob(id: string, name: string, sourceId: string, definition: Record<string, unknown>): Promise<JobRecord> {
+  async updateJob(id: string, name: string, sourceId: string, definition: Record<string, unknown>, runAs: string | null = null): Promise<JobRecord> {
     const res = await this.#guard(`ingestion job ${JSON.stringify(name)}`, () =>
       this.db
         .updateTable('lakehouse_ingestion_jobs')
-        .set({ name, source_id: sourceId, definition: JSON.stringify(definition), updated_at: new Date().toISOString() })
+        .set({ name, source_id: sourceId, definition: JSON.stringify(withRegistryPassword(definition, sealSecret)), run_as: runAs, updated_at: new Date().toISOString() })
         .where('catalog_name', '=', this.catalogName)
         .where('id', '=', id)
         .executeTakeFirst(),

@@ -11,6 +11,10 @@ import { queryHistoryMigration } from './0004-query-history.js';
 import { securityMigration } from './0005-security.js';
 import { schedulerIngestMigration } from './0006-scheduler-ingest.js';
 import { observabilityMigration } from './0008-observability.js';
+import { externalSourcesMigration } from './0009-external-sources.js';
+import { encryptionKeysMigration } from './0010-encryption-keys.js';
+import { ingestRunsMigration } from './0011-ingest-runs.js';
+import { externalSourcesMysqlMigration } from './0012-external-sources-mysql.js';
 
 export type SqlDialectKind = 'sqlite' | 'postgres';
 
@@ -22,7 +26,13 @@ export function catalogMigrations(dialect: SqlDialectKind): Record<string, Migra
     '0004-query-history': queryHistoryMigration(dialect),
     '0005-security': securityMigration(dialect),
     '0006-scheduler-ingest': schedulerIngestMigration(dialect),
+    // No 0007: the number was taken by work that never landed. Applied migrations are recorded by
+    // name and run in name order, so the gap is harmless; renumbering would re-run 0008+ on upgrade.
     '0008-observability': observabilityMigration(dialect),
+    '0009-external-sources': externalSourcesMigration(dialect),
+    '0010-encryption-keys': encryptionKeysMigration(dialect),
+    '0011-ingest-runs': ingestRunsMigration(dialect),
+    '0012-external-sources-mysql': externalSourcesMysqlMigration(dialect),
   };
 }
 

@@ -7,6 +7,7 @@ import type { Catalog } from '../../catalog/catalog.js';
 import { AlertManager, type AlertLogger } from './manager.js';
 import { alertStoreFor } from './store.js';
 import { hasRootLogger, moduleLogger } from '../log-levels.js';
+import { sqlStoreOf } from '../../catalog/sql-store-of.js';
 
 export { AlertManager, type AlertLogger, type RaisedAlert } from './manager.js';
 export { AlertStore, alertStoreFor } from './store.js';
@@ -23,7 +24,7 @@ export interface StartAlertingOptions {
 /** The running alert manager per catalog database, for modules that raise alerts (ingestion jobs' data quality). */
 const running = new WeakMap<object, AlertManager>();
 
-const dbOf = (catalog: Catalog): object | undefined => (catalog as unknown as { store?: { db?: object } }).store?.db;
+const dbOf = (catalog: Catalog): object | undefined => sqlStoreOf(catalog)?.db;
 
 /** Starts rule evaluation (stop with `await manager.stop()`); null without a SQL catalog store. */
 export function startAlerting(catalog: Catalog, opts: StartAlertingOptions): AlertManager | null {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { aggregate, collectSeries, compare, type Series } from './metric-values.js';
+import { aggregate, collectSeries, compare, isMonotonic, type Series } from './metric-values.js';
 import type { AlertStore } from './store.js';
 import { matchesAll, severityRank, type AlertState, type HistoryEvent, type Notification, type Rule, type Severity } from './types.js';
 import { deliverWebhook, type DeliveryOptions } from './webhook.js';
@@ -108,22 +108,24 @@ export class AlertManager {
 
   /** The rule's value: aggregate, then value / rate / age, then the ratio to the denominator. */
   #ruleValue(rule: Rule, series: Series[], now: number): number | null {
-    const raw = (which: 'num' | 'den', x: number | null): number | null => {
+    const raw = (which: 'num' | 'den', metric: string, x: number | null): number | null => {
       if (x === null) return null;
       if (rule.fn === 'age') return now / 1000 - x;
       if (rule.fn === 'value') return x;
-      // rate: per-second increase since the previous evaluation of this rule (a counter that went
-      // down was reset, so all of its current value is increase — as Prometheus' rate()).
+      // rate: per-second change since the previous evaluation of this rule. A counter that went
+      // down was reset, so all of its current value is increase (as Prometheus' rate()); a gauge
+      // (warehouse bytes) may go down, and its change is taken as is (Prometheus' deriv()).
       const k = `${rule.id}:${which}`;
       const prev = this.#previous.get(k);
       this.#previous.set(k, { x, at: now });
       if (!prev || now <= prev.at) return null;
-      return (x >= prev.x ? x - prev.x : x) / ((now - prev.at) / 1000);
+      const change = x >= prev.x || !isMonotonic(series, metric) ? x - prev.x : x;
+      return change / ((now - prev.at) / 1000);
     };
-    const num = raw('num', aggregate(series, rule.metric, rule.matchers, rule.aggregation));
+    const num = raw('num', rule.metric, aggregate(series, rule.metric, rule.matchers, rule.aggregation));
     if (!rule.denominator) return num;
     const d = rule.denominator;
-    const den = raw('den', aggregate(series, d.metric, d.matchers ?? [], d.aggregation ?? 'sum'));
+    const den = raw('den', d.metric, aggregate(series, d.metric, d.matchers ?? [], d.aggregation ?? 'sum'));
     return num === null || den === null || den === 0 ? null : num / den;
   }
 

@@ -12,6 +12,14 @@ export interface Series {
   name: string;
   labels: Record<string, string | number>;
   value: number;
+  /** The family's type: counter, gauge, histogram, summary. */
+  type: string;
+}
+
+/** True for series that only go up between resets (counters, histogram/summary counts and sums). */
+export function isMonotonic(series: Series[], metric: string): boolean {
+  const s = series.find((x) => x.name === metric);
+  return s === undefined || s.type !== 'gauge';
 }
 
 export async function collectSeries(registry: Registry): Promise<Series[]> {
@@ -19,7 +27,7 @@ export async function collectSeries(registry: Registry): Promise<Series[]> {
   const out: Series[] = [];
   for (const f of families) {
     for (const v of f.values as { value: number; labels: Record<string, string | number>; metricName?: string }[]) {
-      out.push({ name: v.metricName ?? f.name, labels: v.labels ?? {}, value: Number(v.value) });
+      out.push({ name: v.metricName ?? f.name, labels: v.labels ?? {}, value: Number(v.value), type: String(f.type) });
     }
   }
   return out;

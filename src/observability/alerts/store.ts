@@ -3,6 +3,9 @@ import type { Kysely } from 'kysely';
 import { lakehouseError } from '../../core/errors.js';
 import { classifyConstraintError } from '../../catalog/sql/sql-store.js';
 import type { AlertState, HistoryEntry, HistoryEvent, Rule, RuleSpec, Severity, Silence, SilenceSpec, Webhook, WebhookSpec } from './types.js';
+import { nullableNumber as num } from '../../catalog/sql/row-values.js';
+import { sqlStoreOf } from '../../catalog/sql-store-of.js';
+import { openSecret, sealSecret } from '../../security/encryption/secrets.js';
 
 /**
  * Persistence of alert rules, webhooks, silences, alert state and history (migration
@@ -86,7 +89,6 @@ interface AlertDatabase {
   lakehouse_alert_history: HistoryTable;
 }
 
-const num = (v: number | string | null): number | null => (v === null ? null : Number(v));
 
 function toRule(r: RulesTable): Rule {
   return {
@@ -113,7 +115,8 @@ function toWebhook(r: WebhooksTable): Webhook {
     id: r.id,
     name: r.name,
     url: r.url,
-    secret: r.secret,
+    // Sealed with the master key at rest (security/encryption/secrets.ts).
+    secret: openSecret(r.secret),
     minSeverity: r.min_severity,
     maxAttempts: r.max_attempts,
     enabled: r.enabled !== 0,
@@ -273,7 +276,7 @@ export class AlertStore {
       id: randomUUID(),
       name: spec.name,
       url: spec.url,
-      secret: spec.secret,
+      secret: sealSecret(spec.secret),
       min_severity: spec.minSeverity ?? 'info',
       max_attempts: spec.maxAttempts ?? 5,
       enabled: spec.enabled === false ? 0 : 1,
@@ -292,7 +295,7 @@ export class AlertStore {
         .set({
           name: spec.name,
           url: spec.url,
-          ...(spec.secret !== undefined ? { secret: spec.secret } : {}),
+          ...(spec.secret !== undefined ? { secret: sealSecret(spec.secret) } : {}),
           min_severity: spec.minSeverity ?? 'info',
           max_attempts: spec.maxAttempts ?? 5,
           enabled: spec.enabled === false ? 0 : 1,
@@ -408,7 +411,6 @@ export class AlertStore {
 
 /** The alert store over a SqlCatalog's database, or null for other catalogs. */
 export function alertStoreFor(catalog: unknown): AlertStore | null {
-  const store = (catalog as { store?: { db?: unknown; catalogName?: string } }).store;
-  if (!store?.db || !store.catalogName) return null;
-  return new AlertStore(store.db as Kysely<any>, store.catalogName);
+  const store = sqlStoreOf(catalog);
+  return store ? new AlertStore(store.db, store.catalogName) : null;
 }

@@ -18,9 +18,10 @@ export type Aggregation = 'sum' | 'avg' | 'min' | 'max' | 'count';
 export const AGGREGATIONS: readonly Aggregation[] = ['sum', 'avg', 'min', 'max', 'count'];
 export type Comparison = '>' | '>=' | '<' | '<=' | '==' | '!=';
 /**
- * What is compared: the aggregated value itself; its per-second `rate` of increase since the
- * previous evaluation (counters: error rate, warehouse growth); or its `age` — now minus the
- * value read as a Unix time in seconds (freshness from a last-commit timestamp gauge).
+ * What is compared: the aggregated value itself; its per-second `rate` of change since the
+ * previous evaluation (counters: error rate, with resets handled; gauges: growth, e.g. of
+ * `lakehouse_warehouse_bytes`, negative when shrinking); or its `age` — now minus the value read
+ * as a Unix time in seconds (freshness from a last-commit timestamp gauge).
  */
 export type RuleFunction = 'value' | 'rate' | 'age';
 export const RULE_FUNCTIONS: readonly RuleFunction[] = ['value', 'rate', 'age'];

@@ -110,9 +110,11 @@ describe('Kafka → Iceberg ingestion (real broker)', () => {
     const ident = { namespace: ['db'], name: 'crash' };
     const produceMs = await produce(kafka.bootstrap, topic, record, 0, N);
     log(`crash: produced ${N} in ${produceMs} ms`);
-    // ~20 commits in all; each run is killed after 1-3 of its commits plus up to a second, so the
-    // kills land at random moments spread over the first half or so of the work.
-    const maxRecords = Math.max(500, Math.ceil(N / 20));
+    // ~40 commits in all. Each run is killed at a random moment between its first commit and its
+    // third (a random delay after the first, cut short by the third): a run moves the table on by
+    // at most ~4 commits, so all kills land mid-work however fast the machine ingests (a kill
+    // schedule in wall-clock time alone let a fast machine finish after 3 kills).
+    const maxRecords = Math.max(500, Math.ceil(N / 40));
     const args = [join(REPO_ROOT, 'test/ingest/ingest-worker.mjs'), storeUrl, `${dir}/warehouse`, kafka.bootstrap, topic, 'g-crash', 'db', 'crash', String(maxRecords)];
     const env = { ...process.env, LAKEHOUSE_WORKER_FSYNC: '0' };
     const t0 = Date.now();
@@ -120,22 +122,21 @@ describe('Kafka → Iceberg ingestion (real broker)', () => {
     let kills = 0;
     for (let run = 0; run < KILLS * 3 && kills < KILLS; run++) {
       const w = spawnPeer(process.execPath, args, { cwd: REPO_ROOT, env });
-      const afterCommits = 1 + Math.floor(Math.random() * 3);
+      const delayMs = Math.random() * 800;
       const killed = await new Promise<boolean>((resolve) => {
+        let firstAt = 0;
         const poll = setInterval(() => {
           const out = w.output();
+          const commits = (out.match(/^commit /gm) ?? []).length;
           if (/^done /m.test(out) || w.child.exitCode !== null) {
             clearInterval(poll);
             resolve(false);
-          } else if ((out.match(/^commit /gm) ?? []).length >= afterCommits) {
+          } else if (commits >= 3 || (commits >= 1 && (firstAt ||= Date.now()) + delayMs <= Date.now())) {
             clearInterval(poll);
-            setTimeout(() => {
-              if (w.child.exitCode !== null) return resolve(false);
-              w.child.kill('SIGKILL');
-              resolve(true);
-            }, Math.random() * 1000);
+            w.child.kill('SIGKILL');
+            resolve(true);
           }
-        }, 50);
+        }, 10);
       });
       await w.exited;
       if (killed) {

@@ -22,6 +22,8 @@ const COMMITS = 100;
 const ROWS = 20;
 const MIN_KILLS = 5;
 const PLANNED_KILLS = 7;
+/** At most this many acknowledged commits per killed run (+ the ~2 a 60 ms delay allows): 7 x 12 < COMMITS. */
+const MAX_RUN_ACKS = 10;
 
 const schema: Schema = {
   type: 'struct',
@@ -81,17 +83,19 @@ describe('writer killed with SIGKILL at random moments (SQLite catalog)', () => 
         };
         let timer: NodeJS.Timeout | undefined;
         if (kills < PLANNED_KILLS) {
-          if (rand() < 0.35) {
+          // A run is killed by its ack #MAX_RUN_ACKS at the latest, so PLANNED_KILLS runs cannot
+          // finish the COMMITS (a schedule in wall-clock time alone let a fast machine do 45
+          // commits in one run and finish after 4 kills).
+          const j = 1 + Math.floor(rand() * MAX_RUN_ACKS);
+          const delay = Math.floor(rand() * 60);
+          const timed = rand() < 0.35;
+          w.onCommit = () => {
+            if (w.acked.length === (timed ? MAX_RUN_ACKS : j)) timer = setTimeout(() => kill(`${timed ? 0 : delay}ms after ack #${w.acked.length}`), timed ? 0 : delay);
+          };
+          if (timed) {
             // Anywhere: process start-up, the resume scan, or mid-commit.
             const ms = Math.floor(100 + rand() * 1900);
             timer = setTimeout(() => kill(`timer ${ms}ms`), ms);
-          } else {
-            // Shortly after the j-th acknowledged commit of this run, i.e. inside the next commit.
-            const j = 1 + Math.floor(rand() * 12);
-            const delay = Math.floor(rand() * 60);
-            w.onCommit = () => {
-              if (w.acked.length === j) timer = setTimeout(() => kill(`${delay}ms after ack #${j}`), delay);
-            };
           }
         }
         const r = await w.exited;

@@ -740,7 +740,10 @@ export class StreamingJob {
         if (!live()) return;
       }
       // Fewer than asked for: the fetched bytes are used up (or end at a batch only kafkajs reads).
-      if (taken < room || d.stop) return;
+      if (taken < room || d.stop) {
+        this.flushAtEnd();
+        return;
+      }
       from = d.next;
     }
   }
@@ -793,6 +796,7 @@ export class StreamingJob {
       .catch(() => undefined) // a failing commit has recorded the job's failure
       .finally(() => {
         if (this.inflight === tracked) this.inflight = null;
+        this.flushAtEnd();
       });
     this.inflight = tracked;
     return taken;
@@ -878,8 +882,8 @@ export class StreamingJob {
         });
     }
     const p = this.pending;
-    // Bounded mode: once every partition is consumed to its end there is nothing to wait for.
-    if (p.records > 0 && (Date.now() - p.startedAt >= this.intervalMs || (this.endTargets && !this.inflight && this.consumedToEnd()))) {
+    if (this.flushAtEnd()) return;
+    if (p.records > 0 && Date.now() - p.startedAt >= this.intervalMs) {
       void this.flush().catch(() => undefined);
       return;
     }
@@ -888,6 +892,17 @@ export class StreamingJob {
       this.lastPoll = Date.now();
       void this.flush().catch(() => undefined);
     }
+  }
+
+  /**
+   * Bounded mode: once every partition is consumed to its end there is nothing to wait for, so the
+   * buffered rest commits now (called by the tick, after a fetch and when a commit ends, so the
+   * last batch does not wait up to a tick behind the one before it).
+   */
+  private flushAtEnd(): boolean {
+    if (!this.endTargets || this.inflight || this.pending.records === 0 || this.st.state !== 'running' || !this.consumedToEnd()) return false;
+    void this.flush().catch(() => undefined);
+    return true;
   }
 
   // --- committing ------------------------------------------------------------------------------

@@ -140,7 +140,7 @@ function resetBody(v: { earliest?: boolean; latest?: boolean; timestamp?: string
 function statusText(job: string, st: any): string {
   const lines = [
     `job ${job} (${st.jobId}): ${st.state}`,
-    `  rows/s (last minute): ${st.rowsPerSecond}   total lag: ${st.totalLag}`,
+    `  rows/s (last minute): ${st.rowsPerSecond}   total lag: ${st.totalLag ?? 'unknown (broker not reachable)'}`,
     `  last commit: ${st.lastCommitAt ?? 'never'}   this run: ${st.rowsCommitted} rows, ${st.deadLettersCommitted} dead letters, ${st.commits} commits`,
     `  dead-letter table rows: ${st.deadLetterTableRows}`,
   ];

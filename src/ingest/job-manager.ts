@@ -50,7 +50,8 @@ export interface JobRunStatus {
   jobId: string;
   state: RunState;
   partitions: PartitionStatus[];
-  totalLag: string;
+  /** Sum of the partitions' lags; null when the broker could not be asked. */
+  totalLag: string | null;
   rowsPerSecond: number;
   lastCommitAt: string | null;
   rowsCommitted: number;
@@ -359,7 +360,8 @@ export class JobManager {
     const { cfg } = await this.definition(id);
     const e = this.entry(id);
     const partitions: PartitionStatus[] = [];
-    let total = 0n;
+    // Null when the broker could not be asked: an unknown lag must not read as "caught up".
+    let total: bigint | null = null;
     let committed: TopicOffsets = new Map();
     let dlqRows = 0;
     const { catalog } = this.opts;
@@ -373,16 +375,22 @@ export class JobManager {
     }
     try {
       const kafka = createKafka({ brokers: cfg.brokers, clientId: `lakehouse-${id}-status`, log: quiet });
+      let sum = 0n;
+      const from = cfg.startFrom;
       for (const [topic, parts] of await topicOffsets(kafka, topics)) {
+        // Partitions without recorded offsets (a job not started yet) lag from where they would start.
+        const byTime = typeof from === 'object' && [...parts.keys()].some((p) => committed.get(topic)?.get(p) === undefined) ? await offsetsForTimestamp(kafka, topic, from.timestampMs) : null;
         for (const [p, r] of [...parts].sort((a, b) => a[0] - b[0])) {
           const at = committed.get(topic)?.get(p);
-          const base = at ?? (cfg.startFrom === 'latest' ? r.high : r.low);
+          const base = at ?? (byTime ? byTime.get(p) ?? r.high : from === 'latest' ? r.high : r.low);
           const lag = r.high > base ? r.high - base : 0n;
-          total += lag;
+          sum += lag;
           partitions.push({ topic, partition: p, committedOffset: at === undefined ? null : at.toString(), endOffset: r.high.toString(), lag: lag.toString() });
         }
       }
+      total = sum;
     } catch (err) {
+      partitions.length = 0;
       this.noteError(e, `status: ${(err as Error).message}`);
     }
     const st = e.job?.status();
@@ -394,7 +402,7 @@ export class JobManager {
       jobId: id,
       state: e.state,
       partitions,
-      totalLag: total.toString(),
+      totalLag: total === null ? null : total.toString(),
       rowsPerSecond: Math.round(recent.reduce((a, c) => a + c.rows, 0) / span),
       lastCommitAt: st?.lastCommitAt ? new Date(st.lastCommitAt).toISOString() : e.commits.length > 0 ? new Date(e.commits.at(-1)!.at).toISOString() : null,
       rowsCommitted: run?.rowsCommitted ?? 0,

@@ -63,7 +63,7 @@ const JobStatus = Type.Object({
   jobId: Type.String(),
   state: State,
   partitions: Type.Array(PartitionStatus),
-  totalLag: Type.String(),
+  totalLag: Type.Union([Type.String(), Type.Null()], { description: 'Sum of the partition lags; null when the broker could not be asked (see errors).' }),
   rowsPerSecond: Type.Number(),
   lastCommitAt: Type.Union([Type.String(), Type.Null()]),
   rowsCommitted: Type.Integer(),

@@ -203,7 +203,7 @@ function JobDetail({ id, onChanged }: { id: string; onChanged: () => void }) {
       {s && (
         <>
           <p className="stats" data-testid="job-status">
-            state <strong data-testid="job-state">{s.state}</strong> · total lag <strong data-testid="total-lag">{s.totalLag}</strong> · {s.rowsPerSecond.toFixed(1)} rows/s · {s.rowsCommitted} rows in {s.commits} commits · {s.deadLettersCommitted} dead letters · last commit {fmtTime(s.lastCommitAt)}
+            state <strong data-testid="job-state">{s.state}</strong> · total lag <strong data-testid="total-lag">{s.totalLag ?? 'unknown'}</strong> · {s.rowsPerSecond.toFixed(1)} rows/s · {s.rowsCommitted} rows in {s.commits} commits · {s.deadLettersCommitted} dead letters · last commit {fmtTime(s.lastCommitAt)}
           </p>
           <Sparkline values={rates} label="rows per second, last minute" />
           <ObjTable caption="partitions" items={s.partitions} keys={['topic', 'partition', 'committedOffset', 'endOffset', 'lag']} />

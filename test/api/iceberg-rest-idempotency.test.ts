@@ -1,5 +1,5 @@
 import Fastify from 'fastify';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { IdempotencyCache } from '../../src/api/iceberg/idempotency.js';
 
 // The Idempotency-Key cache in isolation: TTL expiry, 5xx not finalized, scope per route.
@@ -17,15 +17,19 @@ describe('IdempotencyCache', () => {
   const post = (app: ReturnType<typeof Fastify>, url: string, key: string) => app.inject({ method: 'POST', url, headers: { 'idempotency-key': key } });
 
   it('replays within the TTL, runs again after it, and scopes keys per route', async () => {
-    const { app, cache, runs } = build(60);
+    // Only Date is faked: the TTL passes by setting the clock, so a slow moment between the first
+    // two requests cannot expire the entry (a real 60 ms TTL could).
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const { app, cache, runs } = build(60_000);
     const a = await post(app, '/ok', 'k1');
     const b = await post(app, '/ok', 'k1');
     expect(b.body).toBe(a.body);
     expect(b.headers['idempotent-replayed']).toBe('true');
     expect(runs()).toBe(1);
     expect(JSON.parse((await post(app, '/other', 'k1')).body).run).toBe(2);
-    await new Promise((r) => setTimeout(r, 80));
+    vi.setSystemTime(Date.now() + 61_000);
     expect(JSON.parse((await post(app, '/ok', 'k1')).body).run).toBe(3);
+    vi.useRealTimers();
     expect(cache.lifetime).toBe('PT1M');
     await app.close();
   });

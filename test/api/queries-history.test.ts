@@ -150,8 +150,9 @@ describe('live progress of an async query', () => {
   });
 
   it('reports progress strictly between 0 and 100 percent while running, 100 when done', async () => {
-    // md5 of every row keeps the scan busy for a while; DuckDB reports the share of rows scanned.
-    const sub = await s.call('POST', '/api/v1/queries', { sql: 'SELECT count(DISTINCT md5(id::VARCHAR)) FROM prog.big', async: true });
+    // Three md5s of every row keep the scan busy for a while (long enough for 10 ms polls to see
+    // it mid-way on a fast machine); DuckDB reports the share of rows scanned.
+    const sub = await s.call('POST', '/api/v1/queries', { sql: 'SELECT count(DISTINCT md5(md5(md5(id::VARCHAR)))) FROM prog.big', async: true });
     expect(sub.status).toBe(202);
     const seen: number[] = [];
     let st;

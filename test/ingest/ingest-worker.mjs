@@ -9,6 +9,16 @@ import { StreamingJob } from '../../dist/ingest/streaming-job.js';
 const [storeUrl, warehouse, bootstrap, topic, groupId, ns, name, maxRecords] = process.argv.slice(2);
 const fsync = process.env.LAKEHOUSE_WORKER_FSYNC !== '0';
 const catalog = await openSqlCatalog({ storeUrl, warehouse, storage: { local: { fsync } } });
+// LAKEHOUSE_WORKER_COMMIT_DELAY_MS: every catalog commit waits this long first, so a test can rely
+// on the work lasting at least (commits x delay) however fast the machine is.
+const commitDelayMs = Number(process.env.LAKEHOUSE_WORKER_COMMIT_DELAY_MS ?? 0);
+if (commitDelayMs > 0) {
+  const commitTable = catalog.commitTable.bind(catalog);
+  catalog.commitTable = async (...args) => {
+    await new Promise((r) => setTimeout(r, commitDelayMs));
+    return commitTable(...args);
+  };
+}
 const schema = {
   type: 'struct',
   'schema-id': 0,

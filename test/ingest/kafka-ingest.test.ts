@@ -303,7 +303,10 @@ describe('Kafka → Iceberg ingestion (real broker)', () => {
     const M = Math.min(N, 40_000);
     await produce(kafka.bootstrap, topic, record, 0, M);
     const args = [join(REPO_ROOT, 'test/ingest/ingest-worker.mjs'), storeUrl, `${dir}/warehouse`, kafka.bootstrap, topic, 'g-scale', 'db', 'scale', String(Math.ceil(M / 100))];
-    const env = { ...process.env, LAKEHOUSE_WORKER_FSYNC: '0' };
+    // 100 commits of >= 100 ms each: A alone needs >= 10 s however fast the machine, while B
+    // joins within a few seconds, so both really share the work (without the floor a fast machine
+    // let A drain the topic before B's first commit).
+    const env = { ...process.env, LAKEHOUSE_WORKER_FSYNC: '0', LAKEHOUSE_WORKER_COMMIT_DELAY_MS: '100' };
     const t0 = Date.now();
     const rowsOf = (out: string) => [...out.matchAll(/^commit (\d+) /gm)].reduce((n, m) => n + Number(m[1]), 0);
     const assignments = (out: string) => [...out.matchAll(/^assigned (.*)$/gm)].map((m) => m[1]);

@@ -119,14 +119,15 @@ describe('scheduled data-quality checks', () => {
     expect(notified.filter((n) => n.status === 'firing').map((n) => n.alert.key).sort()).toEqual(firing);
     for (const r of receiver.requests) expect(verifySignature(secret, r.body, r.headers['x-lakehouse-signature'] as string)).toBe(true);
 
-    // Metrics: checks by result, the failed maintenance run, and the results' commits.
+    // Metrics: checks by result, the failed maintenance run, and the results' commits. Runs are
+    // counted before the scrape: a run committing in between only raises the (monotone) counter.
+    const evaluatedRuns = (await sqlRows(`SELECT count(DISTINCT batch_id) FROM shop.orders__quality`))[0][0] as number;
     const m1 = await (await fetch(`${base}/metrics`)).text();
     expect(metric(m1, 'lakehouse_quality_checks_total', { table: 'shop.orders', result: 'failed' })).toBeGreaterThanOrEqual(2);
     expect(metric(m1, 'lakehouse_quality_checks_total', { table: 'shop.orders', result: 'passed' })).toBeGreaterThanOrEqual(1);
     expect(metric(m1, 'lakehouse_scheduler_runs_total', { kind: 'maintenance', outcome: 'failed' })).toBeGreaterThanOrEqual(1);
     expect(metric(m1, 'lakehouse_scheduler_run_failures_total', { kind: 'maintenance' })).toBeGreaterThanOrEqual(1);
     // Commits by the scheduler (appends to shop.orders__quality) go through the instrumented catalog too.
-    const evaluatedRuns = (await sqlRows(`SELECT count(DISTINCT batch_id) FROM shop.orders__quality`))[0][0] as number;
     const successes = metric(m1, 'lakehouse_catalog_commits_total', { result: 'success' });
     expect(successes).toBeGreaterThanOrEqual(1 + evaluatedRuns); // the INSERT, then one append per run
 

@@ -101,13 +101,16 @@ describe('scheduler runner', () => {
   it('catch-up after downtime: none / one / all', async () => {
     const rec = recorder(() => ({ ms: 5 }));
     const now = Date.now();
-    const startAt = now - 10_500; // slots at −10.5 s … −0.5 s: 11 slots, the oldest 10 "missed" with 1 s grace
+    // Slots every 5 s at −50.5 s … −0.5 s: 11 slots, the oldest 10 "missed" with 3 s grace. The
+    // margins (the newest slot is 2.5 s inside the grace, the next is 4.5 s away) let the runner's
+    // first look come late on a loaded machine without changing which slots are missed.
+    const startAt = now - 50_500;
     const jobs = await Promise.all(
       (['none', 'one', 'all'] as const).map((catchUp) =>
-        env.store.createJob({ name: `catchup-${catchUp}`, kind: 'sql', params: { sql: 'SELECT 1' }, intervalSeconds: 1, startAt, catchUp }, now),
+        env.store.createJob({ name: `catchup-${catchUp}`, kind: 'sql', params: { sql: 'SELECT 1' }, intervalSeconds: 5, startAt, catchUp }, now),
       ),
     );
-    const r = runner(rec.exec, { graceMs: 1000 }).start();
+    const r = runner(rec.exec, { graceMs: 3000 }).start();
     try {
       await waitFor(async () => (await env.store.listRuns({ jobId: jobs[2].id, status: ['succeeded'] })).length >= 10, 10_000);
       await sleep(200);
@@ -122,9 +125,9 @@ describe('scheduler runner', () => {
     expect(none.catchUp).toHaveLength(0);
     expect(none.all.every((x) => x.scheduledFor >= now - 1500)).toBe(true);
     expect(one.catchUp).toHaveLength(1);
-    expect(one.catchUp[0].scheduledFor).toBe(startAt + 9000); // the latest missed slot
+    expect(one.catchUp[0].scheduledFor).toBe(startAt + 45_000); // the latest missed slot
     expect(all.catchUp.length).toBe(10);
-    expect(all.catchUp.map((x) => x.scheduledFor)).toEqual(Array.from({ length: 10 }, (_, k) => startAt + k * 1000));
+    expect(all.catchUp.map((x) => x.scheduledFor)).toEqual(Array.from({ length: 10 }, (_, k) => startAt + k * 5000));
     for (const x of [...one.catchUp, ...all.catchUp]) expect(x.status).toBe('succeeded');
   }, 20_000);
 });

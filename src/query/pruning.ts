@@ -147,6 +147,16 @@ function compareOk(op: Op, cmp: number): boolean {
 
 const ORDER_PRESERVING = new Set(['identity', 'truncate', 'year', 'month', 'day', 'hour']);
 
+const INTEGER_VALUED = new Set(['int', 'long', 'date', 'time', 'timestamp', 'timestamptz', 'timestamp_ns', 'timestamptz_ns']);
+
+/** `v + step` in the type's own unit when the type is integer-valued (days, µs, ns, …), else undefined. */
+function stepInward(type: string, v: IcebergValue, step: 1 | -1): IcebergValue | undefined {
+  if (!INTEGER_VALUED.has(primitiveInfo(type).kind)) return undefined;
+  if (typeof v === 'bigint') return v + BigInt(step);
+  if (typeof v === 'number' && Number.isInteger(v)) return v + step;
+  return undefined;
+}
+
 /** False when the file's partition tuple proves that no row can satisfy the predicate. */
 function partitionMayMatch(p: Predicate, file: DataFile, spec: PartitionSpec): boolean {
   const type = p.field.type as string;
@@ -156,7 +166,12 @@ function partitionMayMatch(p: Predicate, file: DataFile, spec: PartitionSpec): b
     const t = parseTransform(pf.transform);
     if (t.kind === 'void' || t.kind === 'unknown') continue;
     const part = file.partition[i] ?? null;
-    if (p.op === 'notnull') continue;
+    // Every transform maps null to null and any other value to non-null (spec "Partition
+    // Transforms"), so a null partition value means the source column is null in every row.
+    if (p.op === 'notnull') {
+      if (part === null) return false;
+      continue;
+    }
     if (p.op === 'isnull') {
       if (part !== null) return false;
       continue;
@@ -179,12 +194,24 @@ function partitionMayMatch(p: Predicate, file: DataFile, spec: PartitionSpec): b
       if (!p.values.some((v) => compareValues(resultType, partVal, project(v)) === 0)) return false;
       continue;
     }
-    // Monotonic transforms: col < v ⇒ T(col) ≤ T(v); col > v ⇒ T(col) ≥ T(v).
-    const tv = project(p.values[0]);
-    const cmp = compareValues(resultType, partVal, tv);
-    const exact = t.kind === 'identity';
-    const op: Op = exact ? p.op : p.op === 'lt' ? 'lte' : p.op === 'gt' ? 'gte' : p.op;
-    if (!compareOk(op, cmp)) return false;
+    // Monotonic transforms: col ≤ v ⇒ T(col) ≤ T(v); col ≥ v ⇒ T(col) ≥ T(v). A strict bound on
+    // an integer-valued source is the inclusive bound one unit further in (Iceberg's projection:
+    // col < v ⇒ T(col) ≤ T(v - 1)), so `ts < 06:00` does not keep the hour that starts at 06:00.
+    const strict = p.op === 'lt' || p.op === 'gt';
+    let tv: IcebergValue;
+    let op: Op = p.op;
+    if (t.kind === 'identity' || !strict) tv = project(p.values[0]);
+    else {
+      op = p.op === 'lt' ? 'lte' : 'gte';
+      const inward = stepInward(type, p.values[0], p.op === 'lt' ? -1 : 1);
+      try {
+        tv = project(inward ?? p.values[0]);
+      } catch {
+        // v ∓ 1 left the type's range: the inclusive projection of v itself still holds.
+        tv = project(p.values[0]);
+      }
+    }
+    if (!compareOk(op, compareValues(resultType, partVal, tv))) return false;
   }
   return true;
 }

@@ -84,9 +84,12 @@ describe('scheduler: exactly once across two lakehouse serve processes (PostgreS
 
     // Kill the process running a slot, while its HTTP fetch is in flight, once a few slots have gone by.
     const victim = await waitFor(async () => {
-      if (Date.now() < startAt + 10_000 || !requests.some((r) => r.outcome === null)) return null;
+      const inFlight = requests.find((r) => r.outcome === null);
+      if (Date.now() < startAt + 10_000 || !inFlight) return null;
       const running = (await api(a, 'GET', `/schedules/${job.id}/runs?status=running`)).runs as { id: string; runnerId: string }[];
-      return running.length === 1 && runnerOf(running[0].runnerId) >= 0 ? running[0] : null;
+      // The fetch must still be in flight after the GET (slow on a loaded machine), or the kill
+      // would come after it was served.
+      return running.length === 1 && runnerOf(running[0].runnerId) >= 0 && inFlight.outcome === null ? running[0] : null;
     }, 40_000, 20);
     const deadIdx = runnerOf(victim.runnerId);
     const dead = procs[deadIdx];

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gzipSync } from 'node:zlib';
+import { BUNDLE_BUDGET_GZIP_KIB, measureBundle } from './lib/bundle-size.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const WEB = join(ROOT, 'web');
@@ -102,17 +102,11 @@ try {
   fail(`vite build failed: ${e?.message ?? e}`);
 }
 
-let raw = 0;
-let gz = 0;
-const lines = [];
-for (const f of readdirSync(join(DIST, 'assets')).sort()) {
-  const buf = readFileSync(join(DIST, 'assets', f));
-  const z = gzipSync(buf).length;
-  raw += buf.length;
-  gz += z;
-  lines.push(`  assets/${f}  ${(buf.length / 1024).toFixed(1)} KiB (gzip ${(z / 1024).toFixed(1)} KiB)`);
-}
+const size = measureBundle(DIST);
+const kib = (n) => (n / 1024).toFixed(1);
 process.stdout.write(
-  `web console built in ${((Date.now() - t0) / 1000).toFixed(1)} s → web/dist\n${lines.join('\n')}\n` +
-    `  bundle total ${(raw / 1024).toFixed(1)} KiB (gzip ${(gz / 1024).toFixed(1)} KiB)\n`,
+  `web console built in ${((Date.now() - t0) / 1000).toFixed(1)} s → web/dist\n` +
+    size.files.map((f) => `  ${f.file}  ${kib(f.raw)} KiB (gzip ${kib(f.gzip)} KiB)\n`).join('') +
+    `  bundle total ${kib(size.raw)} KiB (gzip ${kib(size.gzip)} KiB; budget ${BUNDLE_BUDGET_GZIP_KIB} KiB gzip)\n`,
 );
+if (size.gzip > BUNDLE_BUDGET_GZIP_KIB * 1024) fail(`bundle is ${kib(size.gzip)} KiB gzip, over its ${BUNDLE_BUDGET_GZIP_KIB} KiB budget (scripts/lib/bundle-size.mjs)`);

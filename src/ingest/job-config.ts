@@ -29,7 +29,12 @@ export interface StreamingJobConfig {
   /** How often to look for new topics matching `topicPattern` (default 10,000 ms). */
   topicRefreshMs?: number;
   groupId: string;
-  /** Where partitions the table has no offsets for start (default earliest). */
+  /**
+   * Where partitions the table has no offsets for start (default earliest). A timestamp starts each
+   * partition at its first offset whose timestamp is >= it (Kafka's ListOffsets by time; the end
+   * when there is none). 'latest' and a timestamp are resolved once and recorded in the table at
+   * the start, so a later start (or another member) does not move them.
+   */
   startFrom?: 'earliest' | 'latest' | { timestampMs: number };
   table: TableIdent;
   /**

@@ -61,7 +61,7 @@ import { addDecodedFast, addFast, fastEligible, newPending, tpKey, type Pending 
 import { checkBatchStart, commitTypedBatch, type TableState } from './batch-commit.js';
 import { evaluateBatchQuality, type IngestQuality } from './batch-quality.js';
 import { buildBatchRows } from './batch-rows.js';
-import { OffsetConflictError } from './commit.js';
+import { appendWithOffsets, OffsetConflictError } from './commit.js';
 import { DEAD_LETTER_SCHEMA, deadLetterIdent, loadOrCreateTable } from './dead-letter.js';
 import { bindDerived } from './derived.js';
 import { floatColumns, inferFields, newFields, schemaOf, widenFor, widenings, type SchemaChange } from './evolution.js';
@@ -255,6 +255,7 @@ export class StreamingJob {
     this.tableWm = this.target ? recordedOffsets(this.target.metadata, this.topics) : new Map();
     this.dlqWm = recordedOffsets(this.dlq.metadata, this.topics);
     const ranges = await this.addStartPositions(this.topics, cfg.startFrom);
+    await this.recordStart();
     if (cfg.stopAtEnd) {
       this.endTargets = new Map();
       for (const [topic, parts] of ranges) for (const [p, r] of parts) setOffset(this.endTargets, topic, p, r.high);
@@ -290,6 +291,38 @@ export class StreamingJob {
       for (const [p, r] of parts) setOffset(this.startPos, topic, p, byTime ? byTime.get(p) ?? r.high : startFrom === 'latest' ? r.high : r.low);
     }
     return ranges;
+  }
+
+  /**
+   * Records where partitions the table has no offsets for start, when `startFrom` is 'latest' or a
+   * timestamp (an empty snapshot, `kafka.start`, like a reset's). Those positions move with time:
+   * resolved again at the next start (stop/start, pause/resume, a crash, another member joining),
+   * they would skip what a partition that had no record yet received meanwhile. Partitions already
+   * recorded (by a concurrent member, say) keep their offsets: the first start wins.
+   */
+  private async recordStart(): Promise<void> {
+    const from = this.cfg.startFrom;
+    if (from === undefined || from === 'earliest' || !this.target) return;
+    const absent = (recorded: TopicOffsets): TopicOffsets => {
+      const out: TopicOffsets = new Map();
+      for (const [t, m] of this.startPos) for (const [p, off] of m) if (getOffset(recorded, t, p) === undefined) setOffset(out, t, p, off);
+      return out;
+    };
+    if (absent(this.tableWm).size === 0) return;
+    const res = await appendWithOffsets(
+      this.deps.catalog,
+      this.cfg.table,
+      [],
+      {
+        jobId: this.cfg.jobId,
+        topics: this.topics,
+        summary: { 'kafka.start': typeof from === 'object' ? `timestamp:${from.timestampMs}` : from },
+        resolve: (parent) => mergeOffsets(parent, absent(parent)),
+      },
+      this.target,
+    );
+    this.target = res.table;
+    this.tableWm = res.offsets;
   }
 
   private async startConsumer(): Promise<void> {
@@ -493,6 +526,7 @@ export class StreamingJob {
       this.target = await loadOrCreateTable(this.deps.catalog, cfg.table, { schema });
       this.inferred = true;
       this.tableWm = recordedOffsets(this.target.metadata, this.topics);
+      await this.recordStart();
       await this.prepareColumns();
       return true;
     }

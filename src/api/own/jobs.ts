@@ -118,6 +118,10 @@ async function validateRunnerOptions(b: JobIn): Promise<void> {
   }
   if (m.headerColumns !== undefined && !isStringRecord(m.headerColumns)) throw bad('mapping.headerColumns: an object of column → header name');
   if (m.schemaEvolution !== undefined && typeof m.schemaEvolution !== 'boolean') throw bad('mapping.schemaEvolution: true or false');
+  // The runner reads anything else as earliest: a typo would silently re-read the whole topic.
+  const from = m.startFrom as { timestampMs?: unknown } | string | undefined;
+  const isTimestamp = typeof from === 'object' && from !== null && !Array.isArray(from) && Object.keys(from).length === 1 && Number.isSafeInteger(from.timestampMs) && (from.timestampMs as number) >= 0;
+  if (from !== undefined && from !== 'earliest' && from !== 'latest' && !isTimestamp) throw bad('mapping.startFrom: earliest, latest or {timestampMs} (milliseconds since the epoch)');
   if (m.derived !== undefined) {
     if (!isStringRecord(m.derived)) throw bad('mapping.derived: an object of column → SQL expression');
     try {

@@ -3,16 +3,8 @@ import { runCli } from '../support/cli.js';
 import { startKafka, type KafkaBroker } from '../support/kafka.js';
 import { produce, record, sql } from '../ingest/support.js';
 import { startTestServer, type TestServer } from './own-support.js';
+import { waitFor } from '../support/wait.js';
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 120_000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
 
 describe('own API: running ingestion jobs against a real Kafka broker', () => {
   let kafka: KafkaBroker;

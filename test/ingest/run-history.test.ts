@@ -11,6 +11,7 @@ import { buildServer } from '../../src/api/server.js';
 import { openSqlCatalog } from '../../src/catalog/open-catalog.js';
 import { startKafka, type KafkaBroker } from '../support/kafka.js';
 import { produce, record } from './support.js';
+import { waitFor } from '../support/wait.js';
 
 interface Service {
   call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
@@ -34,13 +35,6 @@ async function startService(dir: string): Promise<Service> {
   };
 }
 
-async function waitFor(what: string, fn: () => Promise<boolean>, ms = 120_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
 
 describe('ingestion run history (persisted)', () => {
   let kafka: KafkaBroker;

@@ -18,6 +18,7 @@ import { StreamingJob, type StreamingJobConfig } from '../../src/ingest/streamin
 import { startTestServer, type TestServer } from '../api/own-support.js';
 import { startKafka, type KafkaBroker } from '../support/kafka.js';
 import { quietLog, sql } from './support.js';
+import { waitFor } from '../support/wait.js';
 
 interface Msg {
   partition: number;
@@ -45,15 +46,6 @@ async function sendTo(bootstrap: string, topic: string, partitions: number, msgs
 const row = (id: number) => JSON.stringify({ id, name: `user-${id}` });
 
 /** Polls until `fn` gives a value; the timeout is only a backstop against a hung job. */
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 120_000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('job start positions and reset to a timestamp (real broker)', () => {
   let kafka: KafkaBroker;

@@ -16,6 +16,7 @@ import { VENV_PYTHON } from '../interop/python.js';
 import { startServer, type Call } from '../support/http.js';
 import { startKafka, type KafkaBroker } from '../support/kafka.js';
 import { produce } from '../ingest/support.js';
+import { waitFor as waitForValue } from '../support/wait.js';
 
 /**
  * `/metrics` of a running server, scraped after real traffic and parsed with prometheus_client's
@@ -150,15 +151,7 @@ describe('/metrics', () => {
   });
 
   it('holds the ingestion, query, scheduler and table-health families after real traffic', async () => {
-    const waitFor = async <T>(what: string, fn: () => Promise<T | false | undefined>): Promise<T> => {
-      const t0 = Date.now();
-      for (;;) {
-        const v = await fn();
-        if (v) return v;
-        if (Date.now() - t0 > 90_000) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    };
+    const waitFor = <T>(what: string, fn: () => Promise<T | false | undefined>) => waitForValue(what, fn, 90_000, 200);
 
     // Ingestion: 2 partitions, two rounds of 500 records (ids 0-499, then 500-999), 10 malformed.
     const t = await call('POST', '/api/v1/tables', { namespace: 'db', name: 'events', columns: [{ name: 'id', type: 'long', required: true }, { name: 'v', type: 'string' }] });

@@ -6,6 +6,7 @@ import { startKafka, type KafkaBroker } from '../support/kafka.js';
 import { quietLog, sql } from '../ingest/support.js';
 import { startTestServer, type TestServer } from '../api/own-support.js';
 import { startReceiver } from '../observability/support.js';
+import { waitFor } from '../support/wait.js';
 
 /**
  * Data quality inside a real streaming ingestion job (defined and run through the API, real Kafka
@@ -21,15 +22,6 @@ import { startReceiver } from '../observability/support.js';
 const BATCH = 200;
 const NORMAL_BATCHES = Number(process.env.LAKEHOUSE_DQ_NORMAL_BATCHES ?? 200);
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 /** Seeded PRNG (mulberry32), so the "normal" noise is reproducible. */
 function prng(seed: number): () => number {

@@ -11,6 +11,7 @@
 # /usr/lib/jvm/temurin-25* (the default Java 17 here cannot run it).
 #
 # Usage: scripts/start-trino.sh --prepare
+#        scripts/start-trino.sh --check    exit 0 when prepared (downloaded) and a Java 24+ is found
 #        scripts/start-trino.sh --rest URI [--credential ID:SECRET] [--data DIR] [--port N] [--prop K=V]...
 #   --rest        the Iceberg REST catalog URI (our service's base URL; Trino appends /v1/...)
 #   --credential  OAuth2 client credentials for {URI}/v1/oauth/tokens (none: no auth)
@@ -127,6 +128,7 @@ warm() {
 }
 
 if [ "${1:-}" = "--prepare" ]; then prepare; JAVA="$(find_java)"; warm; exit 0; fi
+if [ "${1:-}" = "--check" ]; then [ -f "$SERVER/.ready" ] && [ -f "$PLUGINS/.ready" ] && find_java >/dev/null; exit $?; fi
 
 REST="" CRED="" DATA="" PORT=0 PROPS=()
 while [ $# -gt 0 ]; do

@@ -38,16 +38,36 @@ interface StatementResponse {
   error?: { message: string; errorName?: string; failureInfo?: { stack?: string[] } };
 }
 
-/** Runs one statement through Trino's client protocol and collects all its rows. */
+/**
+ * Runs one statement through Trino's client protocol and collects all its rows. A statement
+ * refused with NO_NODES_AVAILABLE (just after start the node has not yet announced the catalog;
+ * nothing ran) is sent again until the deadline.
+ */
 export async function trinoQuery(url: string, sql: string, opts: { user?: string; timeoutMs?: number } = {}): Promise<TrinoResult> {
   const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
-  const headers = { 'X-Trino-User': opts.user ?? 'lakehouse-test', 'X-Trino-Source': 'lakehouse-tests' };
+  for (;;) {
+    try {
+      return await runStatement(url, sql, deadline, opts.user);
+    } catch (e) {
+      if (!(e instanceof NoNodesError) || Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
+class NoNodesError extends Error {}
+
+async function runStatement(url: string, sql: string, deadline: number, user?: string): Promise<TrinoResult> {
+  const headers = { 'X-Trino-User': user ?? 'lakehouse-test', 'X-Trino-Source': 'lakehouse-tests' };
   let res = await fetch(`${url}/v1/statement`, { method: 'POST', headers, body: sql });
   if (!res.ok) throw new Error(`Trino refused the statement (HTTP ${res.status}): ${await res.text()}`);
   let body = (await res.json()) as StatementResponse;
   const out: TrinoResult = { columns: [], rows: [] };
   for (;;) {
-    if (body.error) throw new Error(`Trino: ${body.error.errorName ?? 'error'}: ${body.error.message}\n${(body.error.failureInfo?.stack ?? []).slice(0, 8).join('\n')}`);
+    if (body.error) {
+      const message = `Trino: ${body.error.errorName ?? 'error'}: ${body.error.message}\n${(body.error.failureInfo?.stack ?? []).slice(0, 8).join('\n')}`;
+      throw body.error.errorName === 'NO_NODES_AVAILABLE' ? new NoNodesError(message) : new Error(message);
+    }
     if (body.columns) out.columns = body.columns;
     if (body.data) out.rows.push(...body.data);
     if (body.updateCount !== undefined) out.updateCount = body.updateCount;

@@ -4,6 +4,7 @@
 #
 #   scripts/start-oidc-provider.sh --prepare   builds it once (go mod download + go build, ~1 min
 #                                              on a fresh machine) and prints the binary's path
+#   scripts/start-oidc-provider.sh --check     exit 0 when it is built
 #   scripts/start-oidc-provider.sh [ARGS...]   builds it if needed, then runs it in the foreground;
 #                                              it prints "oidc provider listening on <issuer>"
 #                                              (127.0.0.1, a free port; ARGS: -port N, -client ID)
@@ -37,6 +38,7 @@ build() {
   flock -u 9
 }
 
+if [ "${1:-}" = "--check" ]; then [ -x "$bin" ]; exit $?; fi
 [ -x "$bin" ] || build
 if [ "${1:-}" = "--prepare" ]; then
   echo "$bin"

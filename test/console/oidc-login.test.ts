@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { REPO_ROOT } from '../support/moto.js';
+import { optionalPeer } from '../support/process.js';
 import { launchBrowser, shot, startService, type Browser, type ConsoleService } from './support.js';
 
 /**
@@ -40,9 +41,7 @@ async function startProvider(): Promise<{ issuer: string; child: ChildProcess }>
   return { issuer, child };
 }
 
-const providerBuilt = spawnSync('bash', [join(REPO_ROOT, 'scripts/start-oidc-provider.sh'), '--check']).status === 0;
-const runOidc = process.env.LAKEHOUSE_OIDC_E2E === '1' || (process.env.LAKEHOUSE_OIDC_E2E !== '0' && providerBuilt);
-if (!runOidc) process.stderr.write('oidc-login.test.ts: skipped (OIDC provider not built: scripts/start-oidc-provider.sh --prepare, or LAKEHOUSE_OIDC_E2E=1)\n');
+const runOidc = optionalPeer(join(REPO_ROOT, 'scripts/start-oidc-provider.sh'), 'LAKEHOUSE_OIDC_E2E', 'oidc-login.test.ts (Go OIDC provider)');
 
 describe.runIf(runOidc)('console sign-in with OIDC (authorization code + PKCE, headless Chromium)', () => {
   let provider: { issuer: string; child: ChildProcess } | undefined;

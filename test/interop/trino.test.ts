@@ -1,10 +1,9 @@
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN } from '../support/cli.js';
-import { freePort, spawnPeer, waitUntil, type Peer } from '../support/process.js';
+import { freePort, optionalPeer, spawnPeer, waitUntil, type Peer } from '../support/process.js';
 import { REPO_ROOT } from '../support/moto.js';
 import { startTrino, type Trino } from '../support/trino.js';
 
@@ -22,10 +21,7 @@ import { startTrino, type Trino } from '../support/trino.js';
 // .ci/run does) and a Java 24+ is found; skipped otherwise, so a plain `npm test` on a fresh
 // machine does not download it. LAKEHOUSE_TRINO=1 runs it regardless (failing when Trino cannot
 // start), LAKEHOUSE_TRINO=0 skips it.
-const trinoReady = spawnSync('bash', [join(REPO_ROOT, 'scripts/start-trino.sh'), '--check']).status === 0;
-const runTrino = process.env.LAKEHOUSE_TRINO === '1' || (process.env.LAKEHOUSE_TRINO !== '0' && trinoReady);
-if (!runTrino) process.stderr.write('trino.test.ts: skipped (Trino not prepared or no Java 24+; scripts/start-trino.sh --prepare, or LAKEHOUSE_TRINO=1)\n');
-const suite = runTrino ? describe : describe.skip;
+const suite = optionalPeer(join(REPO_ROOT, 'scripts/start-trino.sh'), 'LAKEHOUSE_TRINO', 'trino.test.ts (Trino 476, needs Java 24+)') ? describe : describe.skip;
 
 /** Trino renders timestamp with time zone as '2024-01-01 00:00:00.000 UTC'; ours is ISO 8601. */
 const isoOfTrino = (v: unknown) => (typeof v === 'string' && / UTC$/.test(v) ? `${v.replace(' UTC', '').replace(' ', 'T').replace(/\.0+$/, '')}Z` : v);

@@ -1,7 +1,7 @@
 /**
  * Helpers for test peers run as child processes: free ports, readiness polling, stopping by pid.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as net from 'node:net';
 
 /** A TCP port that was free on 127.0.0.1 a moment ago. */
@@ -84,4 +84,17 @@ export async function waitUntil(peer: Peer, what: string, check: () => Promise<b
   }
   await peer.stop();
   throw new Error(`${what} not ready after ${timeoutMs} ms:\n${peer.output()}`);
+}
+
+/**
+ * Whether a test file of an optional peer (one whose first preparation is a large download or a
+ * build, done by .ci/run) runs: `<env>=1` forces it, `=0` skips it, otherwise it runs when
+ * `<script> --check` says the peer is prepared. A skip is announced on stderr with the way out.
+ */
+export function optionalPeer(script: string, env: string, what: string): boolean {
+  const forced = process.env[env];
+  if (forced === '1') return true;
+  if (forced !== '0' && spawnSync('bash', [script, '--check']).status === 0) return true;
+  process.stderr.write(`${what}: skipped (${forced === '0' ? `${env}=0` : `not prepared: ${script} --prepare, or ${env}=1`})\n`);
+  return false;
 }

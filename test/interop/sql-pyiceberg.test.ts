@@ -94,7 +94,7 @@ describe('SQL writes, time travel and metadata tables read back by PyIceberg', (
     expect(Number(by['DELETE with position deletes']['added-position-deletes'])).toBeGreaterThan(0);
   });
 
-  it('PyIceberg sees exactly our rows at every snapshot (time travel), and so does our time travel now', async () => {
+  it('PyIceberg sees exactly our rows at every snapshot (time travel), and so does our time travel now, by snapshot id and by commit timestamp', async () => {
     expect(py.current_snapshot_id).toBe(steps.at(-1)!.snapshotId);
     for (const [i, step] of steps.entries()) {
       const theirs = py.scans.find((s) => s.snapshot_id === step.snapshotId)!;
@@ -103,6 +103,15 @@ describe('SQL writes, time travel and metadata tables read back by PyIceberg', (
       const travel = await q(`SELECT * FROM t FOR VERSION AS OF ${step.snapshotId} ORDER BY id`);
       expect(travel, `our time travel to ${step.label}`).toEqual(step.rows);
       if (i > 0) expect(step.rows).not.toEqual(steps[i - 1].rows);
+    }
+    // FOR TIMESTAMP AS OF each commit time as PyIceberg reads it from the snapshot log: the rows of
+    // the newest snapshot committed at or before it (two commits in one millisecond: the later).
+    const committedAt = (id: string) => py.snapshots.find((s) => s.snapshot_id === id)!.committed_at_ms;
+    for (const step of steps) {
+      const at = committedAt(step.snapshotId);
+      const expected = steps.filter((x) => committedAt(x.snapshotId) <= at).at(-1)!.rows;
+      const literal = new Date(at).toISOString().replace('T', ' ').replace('Z', '');
+      expect(await q(`SELECT * FROM t FOR TIMESTAMP AS OF TIMESTAMP '${literal}' ORDER BY id`), `timestamp travel to ${step.label}`).toEqual(expected);
     }
     // Spot checks of the final state.
     const final = steps.at(-1)!.rows;

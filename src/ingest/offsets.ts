@@ -4,12 +4,14 @@
  * `{"<partition>": <next offset>}` — cumulative (merged with the parent snapshot's map inside the
  * commit's retry loop, so concurrent writers never lose each other's partitions) — plus
  * `kafka.job-id`. Reading walks main's ancestry from the head: the nearest snapshot carrying a
- * topic's key holds that topic's complete map (snapshots of other writers, e.g. compaction, are
- * skipped over).
+ * topic's key holds that topic's complete map. Our other writers (compaction, SQL writes) carry the
+ * keys over from their parent (CARRIED_SUMMARY_PREFIXES in table/snapshot-producer.ts), so expiring
+ * older snapshots cannot lose them; snapshots of external engines are skipped over.
  */
 import { MAIN_BRANCH } from '../iceberg/snapshot.js';
 import type { TableMetadata } from '../iceberg/metadata.js';
 
+/** One of CARRIED_SUMMARY_PREFIXES (table/snapshot-producer.ts), which keeps it across other writers' snapshots. */
 export const OFFSETS_KEY_PREFIX = 'kafka.offsets.';
 export const JOB_ID_KEY = 'kafka.job-id';
 

@@ -103,6 +103,15 @@ export async function writeAddedManifest(
   };
 }
 
+/**
+ * Summary properties a snapshot carries over from its parent unless it sets them itself: the
+ * ingestion watermarks (`kafka.offsets.<topic>`, src/ingest/offsets.ts). A job resumes from the
+ * newest ones in main's ancestry; without the carry, a compaction or SQL write followed by snapshot
+ * expiry could drop every snapshot holding them, and the job would re-read (duplicate) what it had
+ * committed. Built per attempt from the actual parent, so a retried commit carries the latest.
+ */
+export const CARRIED_SUMMARY_PREFIXES: readonly string[] = ['kafka.offsets.'];
+
 /** Java's SnapshotSummary keys: added-*, removed-*, total-*. */
 export interface FileChanges {
   added: DataFile[];
@@ -142,6 +151,7 @@ export function buildSummary(operation: SnapshotSummary['operation'], parent: Sn
   s['total-delete-files'] = (n('total-delete-files') + sum(changes.added, isDelete, one) - sum(changes.removed, isDelete, one)).toString();
   s['total-position-deletes'] = (n('total-position-deletes') + sum(changes.added, isPos, rec) - sum(changes.removed, isPos, rec)).toString();
   s['total-equality-deletes'] = (n('total-equality-deletes') + sum(changes.added, isEq, rec) - sum(changes.removed, isEq, rec)).toString();
+  for (const [k, v] of Object.entries(prev)) if (v !== undefined && CARRIED_SUMMARY_PREFIXES.some((p) => k.startsWith(p))) s[k] = v;
   return { ...s, ...extra, operation } as SnapshotSummary;
 }
 

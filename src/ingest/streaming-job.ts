@@ -300,7 +300,7 @@ export class StreamingJob {
    * they would skip what a partition that had no record yet received meanwhile. Partitions already
    * recorded (by a concurrent member, say) keep their offsets: the first start wins.
    */
-  private async recordStart(): Promise<void> {
+  private async recordStart(label?: string): Promise<void> {
     const from = this.cfg.startFrom;
     if (from === undefined || from === 'earliest' || !this.target) return;
     const absent = (recorded: TopicOffsets): TopicOffsets => {
@@ -316,7 +316,7 @@ export class StreamingJob {
       {
         jobId: this.cfg.jobId,
         topics: this.topics,
-        summary: { 'kafka.start': typeof from === 'object' ? `timestamp:${from.timestampMs}` : from },
+        summary: { 'kafka.start': label ?? (typeof from === 'object' ? `timestamp:${from.timestampMs}` : from) },
         resolve: (parent) => mergeOffsets(parent, absent(parent)),
       },
       this.target,
@@ -401,6 +401,10 @@ export class StreamingJob {
     }
     this.dlqWm = mergeOffsets(this.dlqWm, recordedOffsets(this.dlq.metadata, added));
     this.topics = topics;
+    // New topics are read from their start, whatever startFrom says; a later start (a restart, a
+    // crash, another member) would resolve startFrom for them anew and skip what is not yet
+    // committed, so where they start is recorded now, as at the first start.
+    await this.recordStart('earliest (topic found by pattern)');
     this.owned.clear();
     this.pos.clear();
     this.unsynced.clear();

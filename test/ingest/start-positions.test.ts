@@ -196,4 +196,49 @@ describe('job start positions and reset to a timestamp (real broker)', () => {
     expect(await sql(s.catalog, ident, 'SELECT count(*), count(DISTINCT id) FROM t')).toEqual([[31, 20]]);
     expect(await sql(s.catalog, { namespace: ['sp'], name: 'bytime__dlq' }, 'SELECT "partition", "offset"::INTEGER FROM t')).toEqual([[0, 20]]);
   }, 240_000);
+  it("startFrom 'latest' with a topic pattern: a topic found later is read from its start, and that start survives a crash before its first commit", async () => {
+    const ident = { namespace: ['spp'], name: 'pattern' };
+    await s.catalog.createNamespace(['spp']);
+    await sendTo(kafka.bootstrap, 'spp-one', 1, [{ partition: 0, value: row(1) }]);
+    const schema: Schema = { type: 'struct', 'schema-id': 0, fields: [{ id: 1, name: 'id', required: true, type: 'long' }, { id: 2, name: 'name', required: false, type: 'string' }] };
+    const cfg: StreamingJobConfig = {
+      jobId: 'sp-pattern', brokers: [kafka.bootstrap], topics: [], topicPattern: 'spp-.*', topicRefreshMs: 300, groupId: 'g-sp-pattern', table: ident,
+      createTable: { schema }, enrich: ['topic'], commit: { intervalMs: 600_000, maxRecords: 1_000_000 }, startFrom: 'latest',
+    };
+    // The first run's commits of the data table fail once asked to: a crash that loses the batch.
+    let crash = false;
+    const crashing = new Proxy(s.catalog, {
+      get(target, key) {
+        if (key === 'commitTable') {
+          return async (id: { namespace: string[]; name: string }, req: Parameters<typeof target.commitTable>[1]) => {
+            if (crash && id.name === 'pattern') throw new Error('simulated crash');
+            return target.commitTable(id, req);
+          };
+        }
+        const v = Reflect.get(target, key, target) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const job = await StreamingJob.start(cfg, { catalog: crashing, log: quietLog });
+    // A topic created while the job runs: found by the pattern, read from its start.
+    await sendTo(kafka.bootstrap, 'spp-two', 2, Array.from({ length: 10 }, (_, i) => ({ partition: i % 2, value: row(100 + i) })));
+    await waitFor('the new topic read', async () => {
+      const st = job.status();
+      if (st.state !== 'running') throw new Error(`job ${st.state}: ${st.error ?? ''}`);
+      return st.rawFetchRecords >= 10;
+    });
+    // Where the new topic starts is in the table already (not only in the job's memory).
+    const md = (await s.catalog.loadTable(ident)).metadata;
+    expect(Object.fromEntries(recordedOffsets(md, ['spp-two']).get('spp-two')!)).toEqual({ 0: 0n, 1: 0n });
+    crash = true;
+    await job.stop().catch(() => undefined);
+    await job.done.catch(() => undefined);
+    expect(job.status().state).toBe('failed');
+    expect(await sql(s.catalog, ident, 'SELECT count(*) FROM t')).toEqual([[0]]);
+
+    // The restart resolves 'latest' only for what has no recorded start: spp-two is read from 0.
+    const again = await StreamingJob.start({ ...cfg, stopAtEnd: true }, { catalog: s.catalog, log: quietLog });
+    await again.done;
+    expect(await sql(s.catalog, ident, 'SELECT _kafka_topic, count(*), min(id), max(id) FROM t GROUP BY 1')).toEqual([['spp-two', 10, 100, 109]]);
+  }, 240_000);
 });

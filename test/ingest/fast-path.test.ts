@@ -5,19 +5,15 @@
  * both dead-letter tables, errors included) must hold exactly the same rows. The fast job must
  * really have typed rows in SQL (else this compares the JS path with itself).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { CompressionTypes } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openSqlCatalog } from '../../src/catalog/open-catalog.js';
 import type { SqlCatalog } from '../../src/catalog/sql-catalog.js';
 import type { Schema } from '../../src/iceberg/schema.js';
 import { createKafka, ensureTopic } from '../../src/ingest/kafka-client.js';
 import type { RecordMapping } from '../../src/ingest/mapping.js';
 import { StreamingJob, type JobStatus } from '../../src/ingest/streaming-job.js';
-import { startKafka, type KafkaBroker } from '../support/kafka.js';
-import { quietLog, sql } from './support.js';
+import type { KafkaBroker } from '../support/kafka.js';
+import { openBrokerCatalog, quietLog, sql } from './support.js';
 
 const schema: Schema = {
   type: 'struct',
@@ -112,20 +108,12 @@ async function send(bootstrap: string, topic: string, values: (string | Buffer)[
 
 describe('SQL fast path = JS mapping (real broker)', () => {
   let kafka: KafkaBroker;
-  let dir: string;
   let catalog: SqlCatalog;
-
+  let env: Awaited<ReturnType<typeof openBrokerCatalog>> | undefined;
   beforeAll(async () => {
-    kafka = await startKafka();
-    dir = mkdtempSync(join(tmpdir(), 'lh-fastpath-'));
-    catalog = await openSqlCatalog({ storeUrl: `sqlite:${dir}/catalog.db`, warehouse: `${dir}/warehouse` });
-    await catalog.createNamespace(['db']);
+    ({ kafka, catalog } = env = await openBrokerCatalog('lh-fastpath-'));
   });
-  afterAll(async () => {
-    await catalog?.close();
-    await kafka?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => env?.close());
 
   const warnings: string[] = [];
   const log = { warn: (m: string) => warnings.push(m), error: quietLog.error };

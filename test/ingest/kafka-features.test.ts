@@ -3,18 +3,14 @@
  * picked up while running), header enrichment, derived SQL columns, a target table inferred from
  * the records, and schema evolution from records (add, widen, else dead-letter).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openSqlCatalog } from '../../src/catalog/open-catalog.js';
 import type { SqlCatalog } from '../../src/catalog/sql-catalog.js';
 import { currentSchema } from '../../src/iceberg/metadata.js';
 import type { Schema } from '../../src/iceberg/schema.js';
 import { createKafka, ensureTopic } from '../../src/ingest/kafka-client.js';
 import { StreamingJob } from '../../src/ingest/streaming-job.js';
-import { startKafka, type KafkaBroker } from '../support/kafka.js';
-import { produce, quietLog, record, sql } from './support.js';
+import type { KafkaBroker } from '../support/kafka.js';
+import { openBrokerCatalog, produce, quietLog, record, sql } from './support.js';
 
 async function send(bootstrap: string, topic: string, messages: { key?: string; value: string; headers?: Record<string, string> }[], partitions = 1): Promise<void> {
   const kafka = createKafka({ brokers: [bootstrap], log: quietLog });
@@ -40,20 +36,12 @@ async function until(what: string, cond: () => boolean, job: StreamingJob, ms = 
 
 describe('streaming job features (real broker)', () => {
   let kafka: KafkaBroker;
-  let dir: string;
   let catalog: SqlCatalog;
-
+  let env: Awaited<ReturnType<typeof openBrokerCatalog>> | undefined;
   beforeAll(async () => {
-    kafka = await startKafka();
-    dir = mkdtempSync(join(tmpdir(), 'lh-ingest-feat-'));
-    catalog = await openSqlCatalog({ storeUrl: `sqlite:${dir}/catalog.db`, warehouse: `${dir}/warehouse` });
-    await catalog.createNamespace(['db']);
+    ({ kafka, catalog } = env = await openBrokerCatalog('lh-ingest-feat-'));
   });
-  afterAll(async () => {
-    await catalog?.close();
-    await kafka?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => env?.close());
 
   it('a topic pattern consumes every matching topic, including one created while the job runs', async () => {
     const ident = { namespace: ['db'], name: 'pattern' };

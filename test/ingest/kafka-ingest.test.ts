@@ -16,27 +16,17 @@ import { currentSnapshot } from '../../src/iceberg/metadata.js';
 import { createKafka, ensureTopic } from '../../src/ingest/kafka-client.js';
 import { recordedOffsets } from '../../src/ingest/offsets.js';
 import { StreamingJob } from '../../src/ingest/streaming-job.js';
-import type { Schema } from '../../src/iceberg/schema.js';
 import { startKafka, type KafkaBroker } from '../support/kafka.js';
 import { REPO_ROOT } from '../support/moto.js';
 import { spawnPeer } from '../support/process.js';
-import { produce, quietLog, record, sql } from './support.js';
+import { produce, quietLog, record, recordSchema, sql } from './support.js';
 
 const N = Number(process.env.LAKEHOUSE_INGEST_N ?? 50_000);
 const CRASH_N = Number(process.env.LAKEHOUSE_INGEST_CRASH_N ?? 1_000_000);
 const KILLS = Number(process.env.LAKEHOUSE_INGEST_KILLS ?? 5);
 const BIG = N > 200_000;
 
-const schema: Schema = {
-  type: 'struct',
-  'schema-id': 0,
-  fields: [
-    { id: 1, name: 'id', required: true, type: 'long' },
-    { id: 2, name: 'name', required: false, type: 'string' },
-    { id: 3, name: 'amount', required: false, type: 'decimal(12, 2)' },
-    { id: 4, name: 'ts', required: false, type: 'timestamptz' },
-  ],
-};
+const schema = recordSchema;
 
 function log(msg: string): void {
   process.stderr.write(`[ingest-test] ${msg}\n`);

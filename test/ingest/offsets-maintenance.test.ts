@@ -5,48 +5,27 @@
  * compaction's snapshot in the table's history; the second run must resume after the first run's
  * records — it reads only the new ones, no row twice.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openSqlCatalog } from '../../src/catalog/open-catalog.js';
 import type { SqlCatalog } from '../../src/catalog/sql-catalog.js';
 import { Duck } from '../../src/duck/db.js';
 import { currentSnapshot } from '../../src/iceberg/metadata.js';
-import type { Schema } from '../../src/iceberg/schema.js';
 import { recordedOffsets } from '../../src/ingest/offsets.js';
 import { StreamingJob } from '../../src/ingest/streaming-job.js';
 import { expireSnapshots } from '../../src/maintenance/expire-snapshots.js';
 import { rewriteDataFiles } from '../../src/maintenance/rewrite-data-files.js';
-import { startKafka, type KafkaBroker } from '../support/kafka.js';
-import { produce, quietLog, record, sql } from './support.js';
+import type { KafkaBroker } from '../support/kafka.js';
+import { openBrokerCatalog, produce, quietLog, record, recordSchema, sql } from './support.js';
 
-const schema: Schema = {
-  type: 'struct',
-  'schema-id': 0,
-  fields: [
-    { id: 1, name: 'id', required: true, type: 'long' },
-    { id: 2, name: 'name', required: false, type: 'string' },
-    { id: 3, name: 'amount', required: false, type: 'decimal(12, 2)' },
-    { id: 4, name: 'ts', required: false, type: 'timestamptz' },
-  ],
-};
+const schema = recordSchema;
 
 describe('Kafka offsets survive compaction and snapshot expiry', () => {
   let kafka: KafkaBroker;
-  let dir: string;
   let catalog: SqlCatalog;
+  let env: Awaited<ReturnType<typeof openBrokerCatalog>> | undefined;
   beforeAll(async () => {
-    kafka = await startKafka();
-    dir = mkdtempSync(join(tmpdir(), 'lh-offmaint-'));
-    catalog = await openSqlCatalog({ storeUrl: `sqlite:${dir}/catalog.db`, warehouse: `${dir}/warehouse` });
-    await catalog.createNamespace(['db']);
+    ({ kafka, catalog } = env = await openBrokerCatalog('lh-offmaint-'));
   });
-  afterAll(async () => {
-    await catalog?.close();
-    await kafka?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => env?.close());
 
   it('a second run after compaction + expiry to one snapshot reads only the new records', async () => {
     const topic = 'offsets-maint';

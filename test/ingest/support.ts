@@ -1,10 +1,50 @@
 /** Helpers for ingestion tests: producing JSON records and counting table rows. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Catalog } from '../../src/catalog/catalog.js';
+import { openSqlCatalog } from '../../src/catalog/open-catalog.js';
+import type { SqlCatalog } from '../../src/catalog/sql-catalog.js';
 import type { TableIdent } from '../../src/catalog/store.js';
+import type { Schema } from '../../src/iceberg/schema.js';
 import { createKafka, ensureTopic } from '../../src/ingest/kafka-client.js';
 import { queryTable } from '../../src/table/scan-query.js';
+import { startKafka, type KafkaBroker } from '../support/kafka.js';
 
 export const quietLog = { warn: () => {}, error: (m: string) => process.stderr.write(`kafka: ${m}\n`) };
+
+/**
+ * A real broker and a SQLite catalog (namespace `db`, warehouse in a temp dir) for a test file:
+ * open it in beforeAll, close it in afterAll.
+ */
+export async function openBrokerCatalog(prefix: string): Promise<{ kafka: KafkaBroker; catalog: SqlCatalog; dir: string; close(): Promise<void> }> {
+  const kafka = await startKafka();
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const catalog = await openSqlCatalog({ storeUrl: `sqlite:${dir}/catalog.db`, warehouse: `${dir}/warehouse` });
+  await catalog.createNamespace(['db']);
+  return {
+    kafka,
+    catalog,
+    dir,
+    async close() {
+      await catalog.close();
+      await kafka.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A table for `record(i)`'s fields (its `extra` field is not mapped). */
+export const recordSchema: Schema = {
+  type: 'struct',
+  'schema-id': 0,
+  fields: [
+    { id: 1, name: 'id', required: true, type: 'long' },
+    { id: 2, name: 'name', required: false, type: 'string' },
+    { id: 3, name: 'amount', required: false, type: 'decimal(12, 2)' },
+    { id: 4, name: 'ts', required: false, type: 'timestamptz' },
+  ],
+};
 
 /** The `i`-th test record (~110 bytes of JSON). */
 export function record(i: number): string {
